@@ -1,0 +1,102 @@
+# vpcdns: plain make + pkg-config. `make run` and `make test` set everything up.
+
+VERSION   := 0.1.0
+CC        ?= cc
+PKGS      := ldns libevent libevent_pthreads inih liburcu
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wpointer-arith -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -DVPCDNS_VERSION='"$(VERSION)"' \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+BUILD     ?= build
+BIN       ?= bin
+PREFIX    ?= /usr/local
+
+CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c
+ZONES_SRC := zones/zone.c zones/zonedb.c
+RES_SRC   := resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
+             resolver/tcp.c resolver/udp.c
+LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_TESTS := packet netaddr config zone query
+UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
+
+.PHONY: all run test check unit system diff fuzz fuzz-replay asan format format-check bench \
+        deps clean install
+
+all: $(BIN)/vpcdnsd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvpcdns.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BIN)/vpcdnsd: $(BUILD)/resolver/main.o $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
+
+$(BIN)/fuzz-replay: $(BUILD)/tests/fuzz/fuzz_query.o $(BUILD)/tests/fuzz/replay.o \
+                    $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+deps:
+	@contrib/deps.sh
+
+run: deps all
+	$(BIN)/vpcdnsd -c conf/vpcdns.example.ini
+
+# Every test, then the unit and system tests again under ASan + UBSan.
+test: deps
+	$(MAKE) format-check
+	$(MAKE) check
+	$(MAKE) check BUILD=build-asan BIN=bin-asan SKIP_DIFF=1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+check: all $(UNIT_BIN) $(BIN)/fuzz-replay
+	tests/run-unit.sh $(UNIT_BIN)
+	$(BIN)/fuzz-replay tests/fuzz/corpus
+	/usr/bin/python3 tests/system/test_system.py --vpcdnsd $(BIN)/vpcdnsd
+	@if [ -z "$(SKIP_DIFF)" ]; then \
+	  /usr/bin/python3 tests/diff/diff_test.py --vpcdnsd $(BIN)/vpcdnsd; fi
+
+unit: $(UNIT_BIN)
+	tests/run-unit.sh $(UNIT_BIN)
+
+asan:
+	$(MAKE) all $(UNIT_BIN) BUILD=build-asan BIN=bin-asan \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+# libFuzzer target (clang); the corpus also replays in `make test`.
+# New inputs that find new paths are added to the corpus: commit the useful ones.
+FUZZ_TIME ?= 60
+fuzz: deps
+	$(MAKE) bin-fuzz/fuzz-query BUILD=build-fuzz BIN=bin-fuzz CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
+	bin-fuzz/fuzz-query -max_total_time=$(FUZZ_TIME) -max_len=4096 tests/fuzz/corpus
+
+$(BIN)/fuzz-query: $(BUILD)/tests/fuzz/fuzz_query.o $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+install: all
+	install -D -m 755 $(BIN)/vpcdnsd $(DESTDIR)$(PREFIX)/sbin/vpcdnsd
+
+clean:
+	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz

@@ -1,0 +1,555 @@
+#include "conf/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+enum key_type { KEY_UINT, KEY_BOOL, KEY_STRING, KEY_PATH, KEY_ACL, KEY_LISTEN };
+enum section_kind { SECTION_NONE, SECTION_SERVER, SECTION_ZONE, SECTION_UNKNOWN };
+
+/* One row per key: the only place an option is declared. */
+struct key_def {
+	enum section_kind section;
+	const char *key;
+	enum key_type type;
+	const char *def; /* parsed like a value from the file; NULL: no default */
+	unsigned min, max;
+	size_t offset; /* into struct config or struct config_zone */
+};
+
+#define SRV(f) offsetof(struct config, f)
+#define ZON(f) offsetof(struct config_zone, f)
+
+static const struct key_def key_defs[] = {
+    {SECTION_SERVER, "listen", KEY_LISTEN, "127.0.0.1, ::1", 0, 0, SRV(listen)},
+    {SECTION_SERVER, "workers", KEY_UINT, "0", 0, 256, SRV(workers)},
+    {SECTION_SERVER, "user", KEY_STRING, "", 0, 0, SRV(user)},
+    {SECTION_SERVER, "edns_udp_size", KEY_UINT, "1232", 512, 4096, SRV(edns_udp_size)},
+    {SECTION_SERVER, "tcp_idle_timeout", KEY_UINT, "10", 1, 3600, SRV(tcp_idle_timeout)},
+    {SECTION_SERVER, "tcp_max_connections", KEY_UINT, "512", 1, 65536, SRV(tcp_max_connections)},
+    {SECTION_SERVER, "allow", KEY_ACL,
+     "127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+     "100.64.0.0/10, fc00::/7",
+     0, 0, SRV(allow)},
+    {SECTION_SERVER, "chaos", KEY_BOOL, "no", 0, 0, SRV(chaos)},
+    {SECTION_SERVER, "identity", KEY_STRING, "", 0, 0, SRV(identity)},
+    {SECTION_SERVER, "version", KEY_STRING, "vpcdns " VPCDNS_VERSION, 0, 0, SRV(version)},
+    {SECTION_ZONE, "file", KEY_PATH, NULL, 0, 0, ZON(file)},
+    {SECTION_ZONE, "allow", KEY_ACL, NULL, 0, 0, ZON(allow)},
+    {SECTION_ZONE, "synthesize_ptr", KEY_BOOL, "no", 0, 0, ZON(synthesize_ptr)},
+};
+#define NKEYS (sizeof(key_defs) / sizeof(key_defs[0]))
+
+struct parse_state {
+	struct config *config;
+	const char *path;
+	char *dir;
+	FILE *fp;
+	int line;
+	enum section_kind section;
+	int section_line;
+	int server_line;
+	struct config_zone *zone;
+	/* Which keys were set in the current section, and the line that set them. */
+	int key_line[NKEYS];
+	const struct key_def *last_key;
+	bool continuation;
+	char *err;
+	size_t errlen, errused;
+	int nerrors;
+};
+
+static void config_error(struct parse_state *st, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void config_error(struct parse_state *st, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	st->nerrors++;
+	if (st->errused + 1 >= st->errlen)
+		return;
+	n = snprintf(st->err + st->errused, st->errlen - st->errused, "%s:%d: ", st->path, line);
+	if (n > 0)
+		st->errused += (size_t)n;
+	if (st->errused + 1 >= st->errlen) {
+		st->errused = st->errlen - 1;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(st->err + st->errused, st->errlen - st->errused, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		st->errused += (size_t)n;
+	if (st->errused + 2 < st->errlen) {
+		st->err[st->errused++] = '\n';
+		st->err[st->errused] = '\0';
+	} else {
+		st->errused = st->errlen - 1;
+	}
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Lower-cases name in place and strips one trailing dot; -1 if not a host-style DNS name. */
+static int normalize_zone_name(char *name)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (len > 1 && name[len - 1] == '.')
+		name[--len] = '\0';
+	if (len == 0 || len > 253)
+		return -1;
+	if (strcmp(name, ".") == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.') {
+			if (label == 0)
+				return -1;
+			label = 0;
+			continue;
+		}
+		if (!isalnum(c) && c != '-' && c != '_')
+			return -1;
+		name[i] = (char)tolower(c);
+		if (++label > 63)
+			return -1;
+	}
+	return label == 0 ? -1 : 0;
+}
+
+static void *field(struct parse_state *st, const struct key_def *def)
+{
+	char *base = def->section == SECTION_SERVER ? (char *)st->config : (char *)st->zone;
+	return base + def->offset;
+}
+
+static int parse_value(struct parse_state *st, const struct key_def *def, const char *value,
+		       bool append, int line)
+{
+	void *dst = field(st, def);
+	char bad[128];
+
+	switch (def->type) {
+	case KEY_UINT: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || v < def->min ||
+		    v > def->max) {
+			config_error(st, line, "%s: '%s' is not a number from %u to %u", def->key,
+				     value, def->min, def->max);
+			return -1;
+		}
+		*(unsigned *)dst = (unsigned)v;
+		return 0;
+	}
+	case KEY_BOOL:
+		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+		    strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0) {
+			*(bool *)dst = true;
+		} else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+			   strcmp(value, "0") == 0 || strcasecmp(value, "off") == 0) {
+			*(bool *)dst = false;
+		} else {
+			config_error(st, line, "%s: '%s' is not yes or no", def->key, value);
+			return -1;
+		}
+		return 0;
+	case KEY_STRING:
+	case KEY_PATH: {
+		char **s = dst;
+		char *copy;
+		if (def->type == KEY_PATH && value[0] != '/' && value[0] != '\0') {
+			size_t n = strlen(st->dir) + strlen(value) + 2;
+			copy = malloc(n);
+			if (copy != NULL)
+				snprintf(copy, n, "%s/%s", st->dir, value);
+		} else {
+			copy = strdup(value);
+		}
+		if (copy == NULL) {
+			config_error(st, line, "%s: out of memory", def->key);
+			return -1;
+		}
+		free(*s);
+		*s = copy;
+		return 0;
+	}
+	case KEY_ACL: {
+		struct acl **acl = dst;
+		struct acl *parsed = acl_parse(value, bad, sizeof(bad));
+		if (parsed == NULL) {
+			config_error(st, line, "%s: '%s' is not an address or CIDR prefix",
+				     def->key, bad);
+			return -1;
+		}
+		if (append && *acl != NULL) {
+			int rc = acl_extend(acl, parsed);
+			free(parsed);
+			return rc;
+		}
+		free(*acl);
+		*acl = parsed;
+		return 0;
+	}
+	case KEY_LISTEN: {
+		struct config *c = st->config;
+		const char *p = value;
+		if (!append) {
+			free(c->listen);
+			c->listen = NULL;
+			c->nlisten = 0;
+		}
+		while (*p != '\0') {
+			char item[128];
+			size_t n = 0;
+			struct netaddr *grown;
+			while (*p == ',' || isspace((unsigned char)*p))
+				p++;
+			if (*p == '\0')
+				break;
+			while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
+				if (n + 1 < sizeof(item))
+					item[n++] = *p;
+				p++;
+			}
+			item[n] = '\0';
+			grown = realloc(c->listen, (c->nlisten + 1) * sizeof(*c->listen));
+			if (grown == NULL)
+				return -1;
+			c->listen = grown;
+			if (netaddr_parse(item, 53, &c->listen[c->nlisten]) < 0) {
+				config_error(
+				    st, line,
+				    "listen: '%s' is not address[:port] (IPv6 in brackets)", item);
+				return -1;
+			}
+			c->nlisten++;
+		}
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static const struct key_def *find_key(enum section_kind section, const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (key_defs[i].section == section && strcmp(key_defs[i].key, key) == 0)
+			return &key_defs[i];
+	return NULL;
+}
+
+static void apply_defaults(struct parse_state *st, enum section_kind section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (key_defs[i].section == section && key_defs[i].def != NULL)
+			parse_value(st, &key_defs[i], key_defs[i].def, false, 0);
+}
+
+static void begin_section(struct parse_state *st, char *name)
+{
+	st->section_line = st->line;
+	st->last_key = NULL;
+	for (size_t i = 0; i < NKEYS; i++)
+		st->key_line[i] = 0;
+	if (strcmp(name, "server") == 0) {
+		if (st->server_line != 0) {
+			config_error(st, st->line, "[server] is already at line %d",
+				     st->server_line);
+			st->section = SECTION_UNKNOWN;
+			return;
+		}
+		st->server_line = st->line;
+		st->section = SECTION_SERVER;
+		return;
+	}
+	if (strncmp(name, "zone:", 5) == 0) {
+		struct config *c = st->config;
+		char *zname = trim(name + 5);
+		struct config_zone *grown;
+
+		st->section = SECTION_UNKNOWN;
+		if (normalize_zone_name(zname) < 0) {
+			config_error(st, st->line, "[zone:%s]: not a valid zone name", zname);
+			return;
+		}
+		for (size_t i = 0; i < c->nzones; i++) {
+			if (strcmp(c->zones[i].name, zname) == 0) {
+				config_error(st, st->line, "zone %s is already defined at line %d",
+					     zname, c->zones[i].line);
+				return;
+			}
+		}
+		grown = realloc(c->zones, (c->nzones + 1) * sizeof(*c->zones));
+		if (grown == NULL) {
+			config_error(st, st->line, "out of memory");
+			return;
+		}
+		c->zones = grown;
+		st->zone = &c->zones[c->nzones++];
+		memset(st->zone, 0, sizeof(*st->zone));
+		st->zone->name = strdup(zname);
+		st->zone->line = st->line;
+		st->section = SECTION_ZONE;
+		apply_defaults(st, SECTION_ZONE);
+		return;
+	}
+	config_error(st, st->line, "unknown section [%s] (expected [server] or [zone:NAME])", name);
+	st->section = SECTION_UNKNOWN;
+}
+
+/*
+ * inih reads through this function, one line per call, which gives us line
+ * numbers, empty sections and a clear message for what inih would reject.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	char *line = NULL, *t;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, st->fp);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	st->line++;
+	st->continuation = false;
+	t = trim(line);
+	if (*t == '\0' || *t == ';' || *t == '#') {
+		snprintf(str, (size_t)num, "\n");
+	} else if ((size_t)n >= (size_t)num - 1) {
+		config_error(st, st->line,
+			     "line longer than %d characters (continue a list on indented lines)",
+			     num - 2);
+		snprintf(str, (size_t)num, "\n");
+	} else if (*t == '[') {
+		char *close = strchr(t, ']');
+		char *rest = close != NULL ? trim(close + 1) : NULL;
+		if (close == NULL || (*rest != '\0' && *rest != ';' && *rest != '#')) {
+			config_error(st, st->line, "malformed section header");
+			st->section = SECTION_UNKNOWN;
+		} else {
+			*close = '\0';
+			begin_section(st, trim(t + 1));
+		}
+		snprintf(str, (size_t)num, "\n");
+	} else if (isspace((unsigned char)line[0]) && st->last_key != NULL) {
+		st->continuation = true;
+		snprintf(str, (size_t)num, "%s", line);
+	} else if (strpbrk(t, "=:") == NULL) {
+		config_error(st, st->line, "expected 'key = value', got '%s'", t);
+		snprintf(str, (size_t)num, "\n");
+	} else {
+		snprintf(str, (size_t)num, "%s", line);
+	}
+	free(line);
+	return str;
+}
+
+static int handle_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	const struct key_def *def;
+	size_t idx;
+
+	(void)section;
+	if (st->section == SECTION_UNKNOWN)
+		return 1; /* already reported */
+	if (st->section == SECTION_NONE) {
+		config_error(st, st->line, "'%s' outside any section", name);
+		return 1;
+	}
+	if (st->continuation && st->last_key != NULL && strcmp(st->last_key->key, name) == 0) {
+		if (st->last_key->type != KEY_ACL && st->last_key->type != KEY_LISTEN) {
+			config_error(st, st->line, "%s takes one value", name);
+			return 1;
+		}
+		parse_value(st, st->last_key, value, true, st->line);
+		return 1;
+	}
+	def = find_key(st->section, name);
+	if (def == NULL) {
+		config_error(st, st->line, "unknown key '%s' in [%s]", name,
+			     st->section == SECTION_SERVER ? "server" : "zone:NAME");
+		st->last_key = NULL;
+		return 1;
+	}
+	idx = (size_t)(def - key_defs);
+	if (st->key_line[idx] != 0) {
+		config_error(st, st->line, "%s is already set at line %d", name, st->key_line[idx]);
+		return 1;
+	}
+	st->key_line[idx] = st->line;
+	st->last_key = def;
+	parse_value(st, def, value, false, st->line);
+	return 1;
+}
+
+static bool zone_is_reverse(const char *name)
+{
+	size_t n = strlen(name);
+	return (n >= 12 && strcmp(name + n - 12, "in-addr.arpa") == 0) ||
+	       (n >= 8 && strcmp(name + n - 8, "ip6.arpa") == 0);
+}
+
+static void check_config(struct parse_state *st)
+{
+	struct config *c = st->config;
+
+	if (c->nlisten == 0)
+		config_error(st, 1, "listen: no address to listen on");
+	if (c->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = n > 0 ? (unsigned)n : 1;
+	}
+	for (size_t i = 0; i < c->nzones; i++) {
+		struct config_zone *z = &c->zones[i];
+		if (z->synthesize_ptr && !zone_is_reverse(z->name))
+			config_error(
+			    st, z->line,
+			    "zone %s: synthesize_ptr needs an in-addr.arpa or ip6.arpa zone",
+			    z->name);
+		if (z->file == NULL && !z->synthesize_ptr)
+			config_error(st, z->line,
+				     "zone %s: no data source (set file or synthesize_ptr)",
+				     z->name);
+	}
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct parse_state st;
+	struct config *c = calloc(1, sizeof(*c));
+	char *slash;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.config = c;
+	st.path = path;
+	st.err = err;
+	st.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (c == NULL) {
+		snprintf(err, errlen, "%s: out of memory\n", path);
+		return -1;
+	}
+	c->path = strdup(path);
+	st.dir = strdup(path);
+	slash = st.dir != NULL ? strrchr(st.dir, '/') : NULL;
+	if (slash != NULL)
+		*slash = '\0';
+	else if (st.dir != NULL)
+		strcpy(st.dir, ".");
+	st.fp = fopen(path, "r");
+	if (st.fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open (%s)\n", path, strerror(errno));
+		free(st.dir);
+		config_free(c);
+		return -1;
+	}
+	apply_defaults(&st, SECTION_SERVER);
+	rc = ini_parse_stream(read_line, &st, handle_key, &st);
+	if (rc < 0 && st.nerrors == 0)
+		config_error(&st, st.line, "cannot parse");
+	fclose(st.fp);
+	if (st.nerrors == 0)
+		check_config(&st);
+	free(st.dir);
+	if (st.nerrors > 0) {
+		config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nzones; i++) {
+		free(c->zones[i].name);
+		free(c->zones[i].file);
+		free(c->zones[i].allow);
+	}
+	free(c->zones);
+	free(c->listen);
+	free(c->user);
+	free(c->allow);
+	free(c->identity);
+	free(c->version);
+	free(c->path);
+	free(c);
+}
+
+const struct config_zone *config_find_zone(const struct config *config, const char *name)
+{
+	for (size_t i = 0; i < config->nzones; i++)
+		if (strcmp(config->zones[i].name, name) == 0)
+			return &config->zones[i];
+	return NULL;
+}
+
+static void print_acl(FILE *out, const char *key, const struct acl *acl)
+{
+	fprintf(out, "%s =", key);
+	for (size_t i = 0; i < acl->count; i++) {
+		char host[64];
+		const struct acl_entry *e = &acl->entries[i];
+		inet_ntop(e->family, e->addr, host, sizeof(host));
+		fprintf(out, "%s %s/%u", i > 0 ? "," : "", host, e->prefix);
+	}
+	fputc('\n', out);
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	fprintf(out, "[server]\nlisten =");
+	for (size_t i = 0; i < c->nlisten; i++) {
+		char buf[80];
+		netaddr_format(&c->listen[i], buf, sizeof(buf));
+		fprintf(out, "%s %s", i > 0 ? "," : "", buf);
+	}
+	fprintf(out, "\nworkers = %u\nuser = %s\nedns_udp_size = %u\n", c->workers, c->user,
+		c->edns_udp_size);
+	fprintf(out, "tcp_idle_timeout = %u\ntcp_max_connections = %u\n", c->tcp_idle_timeout,
+		c->tcp_max_connections);
+	print_acl(out, "allow", c->allow);
+	fprintf(out, "chaos = %s\nidentity = %s\nversion = %s\n", c->chaos ? "yes" : "no",
+		c->identity, c->version);
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct config_zone *z = &c->zones[i];
+		fprintf(out, "\n[zone:%s]\n", z->name);
+		if (z->file != NULL)
+			fprintf(out, "file = %s\n", z->file);
+		if (z->allow != NULL)
+			print_acl(out, "allow", z->allow);
+		if (z->synthesize_ptr)
+			fprintf(out, "synthesize_ptr = yes\n");
+	}
+}

@@ -1,0 +1,62 @@
+/*
+ * config: the one INI file of vpcdns (zone policy), parsed with inih into one
+ * structure that every vpcdns program shares.
+ *
+ * Every key is declared once in the table in config.c (section, key, type,
+ * default, range, help); parsing, defaults, `vpcdnsd -t` and config_print all
+ * come from it. Errors name file:line; config_load reports every error it
+ * finds, not only the first.
+ */
+#ifndef CONF_CONFIG_H
+#define CONF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf/netaddr.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/vpcdns/vpcdns.ini"
+
+struct config_zone {
+	char *name;        /* lower case, no trailing dot */
+	int line;          /* line of the [zone:NAME] header */
+	char *file;        /* master file, resolved against the INI's folder; NULL if none */
+	struct acl *allow; /* NULL: the server-wide allow list applies */
+	bool synthesize_ptr;
+};
+
+struct config {
+	char *path;
+	/* [server] */
+	struct netaddr *listen;
+	size_t nlisten;
+	unsigned workers; /* 0 in the file means one per core; resolved on load */
+	char *user;
+	unsigned edns_udp_size;
+	unsigned tcp_idle_timeout;
+	unsigned tcp_max_connections;
+	struct acl *allow;
+	bool chaos;
+	char *identity;
+	char *version;
+	/* [zone:NAME] */
+	struct config_zone *zones;
+	size_t nzones;
+};
+
+/*
+ * Loads path. On success returns 0 and a new config in *out (free with
+ * config_free). On failure returns -1 and writes one "file:line: message" line
+ * per problem into err (truncated to errlen).
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+void config_free(struct config *config);
+
+/* Returns the zone named name (lower case, no trailing dot) or NULL. */
+const struct config_zone *config_find_zone(const struct config *config, const char *name);
+
+/* Prints the effective configuration as an INI file. */
+void config_print(const struct config *config, FILE *out);
+
+#endif

@@ -1,0 +1,325 @@
+#include "resolver/answer.h"
+
+#include <string.h>
+
+#include "zones/dns.h"
+
+#define MAX_CHAIN      16 /* CNAME and DNAME hops followed inside one zone */
+#define MAX_ADDITIONAL 32 /* nodes whose addresses go in the additional section */
+
+struct ctx {
+	const struct zone *zone;
+	const struct packet_query *q;
+	const struct sockaddr *src;
+	bool tcp;
+	struct packet_writer *w;
+	struct answer *out;
+	bool full; /* an RRset did not fit: the rest is left out */
+	const struct zone_node *extra[MAX_ADDITIONAL];
+	bool extra_required[MAX_ADDITIONAL];
+	size_t nextra;
+	/* The name being answered: the query name, then CNAME/DNAME targets. */
+	uint8_t name[DNS_MAX_NAME];
+	size_t name_len;
+	bool name_is_qname;
+	/* CNAME nodes already in the answer: a loop ends at the first repeat. */
+	const struct zone_node *visited[MAX_CHAIN + 1];
+	size_t nvisited;
+};
+
+enum step { STEP_DONE, STEP_FOLLOW };
+
+static bool rdata_visible(const struct ctx *c, const struct zone_rdata *rd)
+{
+	return rd->acl == NULL || acl_match(rd->acl, c->src);
+}
+
+static void note_additional(struct ctx *c, const struct zone_node *node, bool required)
+{
+	if (node == NULL)
+		return;
+	for (size_t i = 0; i < c->nextra; i++)
+		if (c->extra[i] == node)
+			return;
+	if (c->nextra < MAX_ADDITIONAL) {
+		c->extra_required[c->nextra] = required;
+		c->extra[c->nextra++] = node;
+	}
+}
+
+/*
+ * Writes a whole RRset or nothing. owner NULL means "the name at owner_ptr".
+ * In the answer and authority sections an RRset that does not fit sets TC
+ * (RFC 2181 9); in the additional section it is left out.
+ */
+static bool put_rrset(struct ctx *c, enum packet_section section, const uint8_t *owner,
+		      uint16_t owner_ptr, const struct zone_rrset *set, uint32_t ttl)
+{
+	struct packet_mark m = packet_mark(c->w);
+
+	if (c->full)
+		return false;
+	for (size_t i = 0; i < set->count; i++) {
+		const struct zone_rdata *rd = set->rdata[i];
+		if (!rdata_visible(c, rd))
+			continue;
+		if (!packet_put_rr(c->w, section, owner, owner_ptr, set->type, DNS_CLASS_IN, ttl,
+				   rd->data, rd->len)) {
+			packet_rollback(c->w, m);
+			if (section != PACKET_ADDITIONAL) {
+				c->w->truncated = true;
+				c->full = true;
+			}
+			return false;
+		}
+	}
+	if (section != PACKET_ADDITIONAL)
+		for (size_t i = 0; i < set->count; i++)
+			if (rdata_visible(c, set->rdata[i]))
+				note_additional(c, set->rdata[i]->additional,
+						set->type == DNS_TYPE_NS &&
+						    section == PACKET_AUTHORITY);
+	return true;
+}
+
+static size_t visible_count(const struct ctx *c, const struct zone_rrset *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->count; i++)
+		n += rdata_visible(c, set->rdata[i]);
+	return n;
+}
+
+/* The current name as an owner: a pointer to the question when it is the query name. */
+static void put_current(struct ctx *c, enum packet_section section, const struct zone_rrset *set)
+{
+	if (c->name_is_qname)
+		put_rrset(c, section, NULL, DNS_HEADER_LEN, set, set->ttl);
+	else
+		put_rrset(c, section, c->name, 0, set, set->ttl);
+}
+
+/* RFC 2308 3: the SOA in the authority section, its TTL the lesser of TTL and MINIMUM. */
+static void put_soa(struct ctx *c)
+{
+	const struct zone_node *apex = zone_apex_node(c->zone);
+	const struct zone_rrset *soa = zone_node_rrset(apex, DNS_TYPE_SOA);
+	const struct zone_rdata *rd = soa->rdata[0];
+	uint32_t minimum = dns_get32(rd->data + rd->len - 4);
+
+	put_rrset(c, PACKET_AUTHORITY, apex->name, 0, soa, soa->ttl < minimum ? soa->ttl : minimum);
+}
+
+static void put_additional(struct ctx *c)
+{
+	static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+
+	for (size_t i = 0; i < c->nextra && !c->full; i++) {
+		for (size_t t = 0; t < 2; t++) {
+			const struct zone_rrset *set = zone_node_rrset(c->extra[i], types[t]);
+			if (set == NULL)
+				continue;
+			if (!put_rrset(c, PACKET_ADDITIONAL, c->extra[i]->name, 0, set, set->ttl) &&
+			    c->extra_required[i] && (c->extra[i]->flags & ZONE_NODE_GLUE)) {
+				/* Glue below the cut is needed to follow the referral (RFC 9471). */
+				c->w->truncated = true;
+				c->full = true;
+			}
+		}
+	}
+}
+
+static enum step referral(struct ctx *c, const struct zone_node *cut)
+{
+	c->out->flags &= (uint16_t)~DNS_FLAG_AA;
+	put_rrset(c, PACKET_AUTHORITY, cut->name, 0, zone_node_rrset(cut, DNS_TYPE_NS),
+		  zone_node_rrset(cut, DNS_TYPE_NS)->ttl);
+	return STEP_DONE;
+}
+
+static bool in_zone(const struct ctx *c, const uint8_t *name, size_t len)
+{
+	size_t apex_len;
+	const uint8_t *apex = zone_apex(c->zone, &apex_len);
+
+	while (len > apex_len) {
+		len -= 1 + *name;
+		name += 1 + *name;
+	}
+	return len == apex_len && memcmp(name, apex, apex_len) == 0;
+}
+
+/* Makes target (uncompressed wire rdata) the current name; false when it leaves the zone. */
+static bool follow(struct ctx *c, const uint8_t *target, size_t len)
+{
+	if (len == 0 || len > DNS_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		c->name[i] = dns_lower(target[i]);
+	c->name_len = len;
+	c->name_is_qname = false;
+	return in_zone(c, c->name, c->name_len);
+}
+
+static size_t wire_name_len(const uint8_t *p, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		if (p[n] == 0)
+			return n + 1;
+		if (p[n] > 63)
+			return 0;
+		n += 1 + (size_t)p[n];
+	}
+	return 0;
+}
+
+/* RFC 6672 5.3.2: the DNAME, a CNAME synthesized from it, then the CNAME's target. */
+static enum step dname(struct ctx *c, const struct zone_node *node)
+{
+	const struct zone_rrset *set = zone_node_rrset(node, DNS_TYPE_DNAME);
+	const struct zone_rdata *rd = set->rdata[0];
+	size_t prefix = c->name_len - node->name_len;
+	size_t tlen = wire_name_len(rd->data, rd->len);
+	uint8_t synth[DNS_MAX_NAME];
+	uint8_t owner[DNS_MAX_NAME];
+
+	put_rrset(c, PACKET_ANSWER, node->name, 0, set, set->ttl);
+	if (tlen == 0)
+		return STEP_DONE;
+	if (prefix + tlen > DNS_MAX_NAME) {
+		c->out->rcode = DNS_RCODE_YXDOMAIN;
+		return STEP_DONE;
+	}
+	memcpy(synth, c->name, prefix);
+	memcpy(synth + prefix, rd->data, tlen);
+	memcpy(owner, c->name, c->name_len);
+	{
+		/* The synthesized CNAME lives only in this reply: write it directly. */
+		struct packet_mark m = packet_mark(c->w);
+		bool ok;
+		if (c->name_is_qname)
+			ok =
+			    packet_put_rr(c->w, PACKET_ANSWER, NULL, DNS_HEADER_LEN, DNS_TYPE_CNAME,
+					  DNS_CLASS_IN, set->ttl, synth, (uint16_t)(prefix + tlen));
+		else
+			ok =
+			    packet_put_rr(c->w, PACKET_ANSWER, owner, 0, DNS_TYPE_CNAME,
+					  DNS_CLASS_IN, set->ttl, synth, (uint16_t)(prefix + tlen));
+		if (!ok) {
+			packet_rollback(c->w, m);
+			c->w->truncated = true;
+			c->full = true;
+			return STEP_DONE;
+		}
+	}
+	return follow(c, synth, prefix + tlen) ? STEP_FOLLOW : STEP_DONE;
+}
+
+/* The answer at a node that exists (or at the wildcard standing in for the name). */
+static enum step node_answer(struct ctx *c, const struct zone_node *node)
+{
+	uint16_t qtype = c->q->qtype;
+	const struct zone_rrset *set;
+
+	set = zone_node_rrset(node, DNS_TYPE_CNAME);
+	if (set != NULL && qtype != DNS_TYPE_CNAME) {
+		/* RFC 1034 4.3.2 step 3a: restart at the canonical name. */
+		const struct zone_rdata *rd = set->rdata[0];
+		for (size_t i = 0; i < c->nvisited; i++)
+			if (c->visited[i] == node)
+				return STEP_DONE;
+		if (c->nvisited <= MAX_CHAIN)
+			c->visited[c->nvisited++] = node;
+		put_current(c, PACKET_ANSWER, set);
+		if (c->full)
+			return STEP_DONE;
+		return follow(c, rd->data, wire_name_len(rd->data, rd->len)) ? STEP_FOLLOW
+									     : STEP_DONE;
+	}
+	if (qtype == DNS_TYPE_ANY) {
+		/* RFC 8482 4.2: one RRset is a full answer over UDP; TCP gets them all. */
+		for (size_t i = 0; i < node->nrrsets; i++) {
+			if (visible_count(c, &node->rrsets[i]) == 0)
+				continue;
+			put_current(c, PACKET_ANSWER, &node->rrsets[i]);
+			if (!c->tcp)
+				return STEP_DONE;
+		}
+		if (c->w->count[PACKET_ANSWER] == 0)
+			put_soa(c);
+		return STEP_DONE;
+	}
+	set = zone_node_rrset(node, qtype);
+	if (set != NULL && visible_count(c, set) > 0) {
+		put_current(c, PACKET_ANSWER, set);
+		return STEP_DONE;
+	}
+	put_soa(c); /* NODATA (RFC 2308 2.2) */
+	return STEP_DONE;
+}
+
+static enum step nxdomain(struct ctx *c)
+{
+	c->out->rcode = DNS_RCODE_NXDOMAIN;
+	put_soa(c);
+	return STEP_DONE;
+}
+
+/* One pass of RFC 1034 4.3.2 step 3 over the current name. */
+static enum step lookup(struct ctx *c)
+{
+	const struct zone_node *node = zone_apex_node(c->zone);
+	unsigned zl = zone_apex_labels(c->zone);
+	uint8_t off[DNS_MAX_LABELS];
+	unsigned nl = 0;
+
+	for (size_t p = 0; c->name[p] != 0; p += 1 + c->name[p])
+		off[nl++] = (uint8_t)p;
+	if (nl > zl && (node->flags & ZONE_NODE_DNAME))
+		return dname(c, node);
+	for (unsigned depth = zl + 1; depth <= nl; depth++) {
+		size_t o = off[nl - depth];
+		const struct zone_node *n = zone_find(c->zone, c->name + o, c->name_len - o);
+		if (n == NULL) {
+			/* RFC 4592 3.3.1: the closest encloser's wildcard, if it has one. */
+			if (node->wildcard != NULL)
+				return node_answer(c, node->wildcard);
+			return nxdomain(c);
+		}
+		node = n;
+		/* A DS query at a cut is answered from the parent side (RFC 4035 3.1.4.1). */
+		if ((n->flags & ZONE_NODE_CUT) && !(depth == nl && c->q->qtype == DNS_TYPE_DS))
+			return referral(c, n);
+		if ((n->flags & ZONE_NODE_DNAME) && depth < nl)
+			return dname(c, n);
+	}
+	return node_answer(c, node);
+}
+
+void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
+		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out)
+{
+	struct ctx c;
+
+	c.zone = entry->zone;
+	c.q = q;
+	c.src = src;
+	c.tcp = tcp;
+	c.w = w;
+	c.out = out;
+	c.full = false;
+	c.nextra = 0;
+	c.nvisited = 0;
+	memcpy(c.name, q->qname, q->qname_len);
+	c.name_len = q->qname_len;
+	c.name_is_qname = true;
+	out->rcode = DNS_RCODE_NOERROR;
+	out->flags = DNS_FLAG_AA;
+	for (unsigned hops = 0; lookup(&c) == STEP_FOLLOW && !c.full; hops++)
+		if (hops >= MAX_CHAIN)
+			break;
+	put_additional(&c);
+}

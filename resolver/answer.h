@@ -1,0 +1,29 @@
+/*
+ * answer: what goes into an authoritative answer from one zone.
+ *
+ * answer_zone walks the zone from its apex towards the query name and builds
+ * the answer, authority and additional sections in that order: exact match,
+ * CNAME chains (RFC 1034 4.3.2), wildcards (RFC 4592), referrals at zone
+ * cuts, DNAME (RFC 6672), NXDOMAIN and NODATA with the SOA (RFC 2308), and
+ * minimal ANY (RFC 8482). Encoding, compression and truncation belong to the
+ * packet writer.
+ */
+#ifndef RESOLVER_ANSWER_H
+#define RESOLVER_ANSWER_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "resolver/packet.h"
+#include "zones/zonedb.h"
+
+struct answer {
+	unsigned rcode;
+	uint16_t flags; /* AA */
+};
+
+/* Builds the answer for q from the zone in entry into w. */
+void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
+		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out);
+
+#endif

@@ -1,0 +1,138 @@
+#include "resolver/query.h"
+
+#include <string.h>
+
+#include "resolver/answer.h"
+#include "resolver/packet.h"
+#include "zones/dns.h"
+
+#define UDP_PLAIN_LIMIT 512 /* RFC 1035 4.2.1, without EDNS */
+
+/* CHAOS class names operators use to ask which server answered (RFC 4892). */
+static size_t chaos_answer(const struct view *v, const struct packet_query *q, uint8_t *buf,
+			   size_t cap, size_t budget)
+{
+	static const uint8_t id_server[] = "\2id\6server";
+	static const uint8_t hostname_bind[] = "\10hostname\4bind";
+	static const uint8_t version_bind[] = "\7version\4bind";
+	static const uint8_t version_server[] = "\7version\6server";
+	const char *text = NULL;
+	struct packet_writer w;
+	uint8_t rdata[256];
+	size_t n;
+
+	if (!v->config->chaos || (q->qtype != DNS_TYPE_TXT && q->qtype != DNS_TYPE_ANY))
+		return packet_error_reply(buf, cap, q, DNS_RCODE_REFUSED, v->config->edns_udp_size);
+	if ((q->qname_len == sizeof(id_server) && memcmp(q->qname, id_server, q->qname_len) == 0) ||
+	    (q->qname_len == sizeof(hostname_bind) &&
+	     memcmp(q->qname, hostname_bind, q->qname_len) == 0))
+		text = v->identity;
+	else if ((q->qname_len == sizeof(version_bind) &&
+		  memcmp(q->qname, version_bind, q->qname_len) == 0) ||
+		 (q->qname_len == sizeof(version_server) &&
+		  memcmp(q->qname, version_server, q->qname_len) == 0))
+		text = v->config->version;
+	if (text == NULL)
+		return packet_error_reply(buf, cap, q, DNS_RCODE_REFUSED, v->config->edns_udp_size);
+	n = strlen(text);
+	if (n > 255)
+		n = 255;
+	rdata[0] = (uint8_t)n;
+	memcpy(rdata + 1, text, n);
+	packet_writer_init(&w, buf, cap, budget, q);
+	if (!packet_put_rr(&w, PACKET_ANSWER, NULL, DNS_HEADER_LEN, DNS_TYPE_TXT, DNS_CLASS_CH, 0,
+			   rdata, (uint16_t)(n + 1)))
+		w.truncated = true;
+	return packet_finish(&w, q, DNS_RCODE_NOERROR, DNS_FLAG_AA, v->config->edns_udp_size);
+}
+
+static size_t udp_budget(const struct view *v, const struct packet_query *q)
+{
+	size_t size;
+
+	if (!q->edns)
+		return UDP_PLAIN_LIMIT;
+	/* RFC 6891 6.2.5: the lesser of the requestor's size and ours, never below 512. */
+	size = q->edns_udp_size < v->config->edns_udp_size ? q->edns_udp_size
+							   : v->config->edns_udp_size;
+	return size < UDP_PLAIN_LIMIT ? UDP_PLAIN_LIMIT : size;
+}
+
+static enum query_fate reply_error(const struct view *v, uint8_t *buf, size_t cap,
+				   const struct packet_query *q, unsigned rcode, size_t *reply_len)
+{
+	*reply_len = packet_error_reply(buf, cap, q, rcode, v->config->edns_udp_size);
+	return QUERY_ANSWERED;
+}
+
+enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, size_t cap,
+			      const struct query_source *src, size_t *reply_len,
+			      struct query_stats *stats)
+{
+	struct packet_query q;
+	struct packet_writer w;
+	struct answer ans;
+	const struct zonedb_entry *entry;
+	size_t budget;
+
+	stats->queries++;
+	switch (packet_parse(buf, len, &q)) {
+	case PACKET_DROP:
+		stats->dropped++;
+		return QUERY_DROPPED;
+	case PACKET_FORMERR:
+		stats->formerr++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_FORMERR, reply_len);
+	case PACKET_NOTIMP:
+		return reply_error(v, buf, cap, &q, DNS_RCODE_NOTIMP, reply_len);
+	case PACKET_OK:
+		break;
+	}
+	/* RFC 6891 6.1.3: a version we do not implement gets BADVERS. */
+	if (q.edns && q.edns_version > 0)
+		return reply_error(v, buf, cap, &q, DNS_RCODE_BADVERS, reply_len);
+	if (!acl_match(v->config->allow, src->addr)) {
+		stats->refused++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+	}
+	budget = src->tcp ? DNS_MAX_UDP : udp_budget(v, &q);
+	if (q.qclass == DNS_CLASS_CH) {
+		*reply_len = chaos_answer(v, &q, buf, cap, budget);
+		return QUERY_ANSWERED;
+	}
+	if (q.qclass != DNS_CLASS_IN) {
+		stats->refused++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+	}
+	switch (q.qtype) {
+	case DNS_TYPE_OPT:
+	case DNS_TYPE_TSIG:
+	case DNS_TYPE_TKEY:
+		/* Meta types are not questions (RFC 6895 3.1). */
+		stats->formerr++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_FORMERR, reply_len);
+	case DNS_TYPE_MAILA:
+	case DNS_TYPE_MAILB:
+		return reply_error(v, buf, cap, &q, DNS_RCODE_NOTIMP, reply_len);
+	case DNS_TYPE_AXFR:
+	case DNS_TYPE_IXFR:
+		/* Zone transfers are not offered (yet): refuse rather than answer half. */
+		stats->refused++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+	default:
+		break;
+	}
+	entry = zonedb_find(v->zones, q.qname, q.qname_len, q.label_off, q.qname_labels);
+	if (entry == NULL || (entry->allow != NULL && !acl_match(entry->allow, src->addr))) {
+		stats->refused++;
+		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+	}
+	packet_writer_init(&w, buf, cap, budget, &q);
+	answer_zone(entry, &q, src->addr, src->tcp, &w, &ans);
+	if (w.truncated)
+		stats->truncated++;
+	if (ans.rcode == DNS_RCODE_NXDOMAIN)
+		stats->nxdomain++;
+	*reply_len = packet_finish(&w, &q, ans.rcode, ans.flags, v->config->edns_udp_size);
+	return QUERY_ANSWERED;
+}

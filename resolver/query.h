@@ -1,0 +1,55 @@
+/*
+ * query: one query's fate, from the bytes received to the bytes to send.
+ *
+ * query_process runs the checks of the protocol in order (header, opcode,
+ * EDNS version, access policy, class, zone) and hands the lookup to answer.c.
+ * The reply is written over the query in the same buffer. It reads the
+ * published view under the caller's RCU read lock and never allocates.
+ */
+#ifndef RESOLVER_QUERY_H
+#define RESOLVER_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/config.h"
+#include "zones/zonedb.h"
+
+/* What the workers read: one config and the zones built from it, swapped as one. */
+struct view {
+	struct config *config;
+	struct zonedb *zones;
+	char identity[256];
+};
+
+enum query_fate {
+	QUERY_ANSWERED, /* *reply_len bytes of buf are the reply */
+	QUERY_DROPPED,  /* nothing to send */
+};
+
+/* Per-worker counters; only the owning worker writes them. */
+struct query_stats {
+	uint64_t queries;
+	uint64_t dropped;
+	uint64_t formerr;
+	uint64_t refused;
+	uint64_t nxdomain;
+	uint64_t truncated;
+};
+
+struct query_source {
+	const struct sockaddr *addr;
+	bool tcp;
+};
+
+/*
+ * Processes the query of len bytes in buf (cap bytes of room) from src and
+ * writes the reply over it.
+ */
+enum query_fate query_process(const struct view *view, uint8_t *buf, size_t len, size_t cap,
+			      const struct query_source *src, size_t *reply_len,
+			      struct query_stats *stats);
+
+#endif

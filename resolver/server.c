@@ -1,0 +1,214 @@
+#include "resolver/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+#include <urcu.h>
+
+#include "conf/log.h"
+#include "resolver/worker.h"
+
+struct server {
+	struct worker *workers;
+	unsigned nworkers;
+	size_t nsockets;
+	bool started;
+};
+
+/* The one view every worker reads; replaced only by server_publish. */
+static struct view *current_view;
+
+const struct view *worker_view(void)
+{
+	return rcu_dereference(current_view);
+}
+
+struct view *server_current_view(void)
+{
+	return current_view;
+}
+
+void view_free(struct view *view)
+{
+	if (view == NULL)
+		return;
+	zonedb_free(view->zones);
+	config_free(view->config);
+	free(view);
+}
+
+void server_publish(struct view *view)
+{
+	struct view *old = rcu_xchg_pointer(&current_view, view);
+
+	if (old != NULL) {
+		/* Every worker has left the read side that could see old. */
+		synchronize_rcu();
+		view_free(old);
+	}
+}
+
+/* Refuses a port someone else holds: SO_REUSEPORT would otherwise share it silently. */
+static int probe_free(const struct netaddr *addr, int type, char *err, size_t errlen)
+{
+	int fd = socket(addr->ss.ss_family, type | SOCK_CLOEXEC, 0);
+	char name[80];
+
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		netaddr_format(addr, name, sizeof(name));
+		snprintf(err, errlen, "%s %s: %s", type == SOCK_DGRAM ? "udp" : "tcp", name,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct server *server_new(const struct config *config, char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		goto oom;
+	evthread_use_pthreads();
+	s->nworkers = config->workers;
+	s->nsockets = config->nlisten;
+	s->workers = calloc(s->nworkers, sizeof(*s->workers));
+	if (s->workers == NULL)
+		goto oom;
+	for (size_t a = 0; a < config->nlisten; a++)
+		if (probe_free(&config->listen[a], SOCK_DGRAM, err, errlen) < 0 ||
+		    probe_free(&config->listen[a], SOCK_STREAM, err, errlen) < 0)
+			goto fail;
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		w->id = i;
+		w->max_conns = config->tcp_max_connections;
+		w->idle_timeout = config->tcp_idle_timeout;
+		w->base = event_base_new();
+		w->batch = calloc(1, sizeof(*w->batch));
+		w->tcp_buf = malloc(TCP_BUF_SIZE);
+		w->udp = calloc(s->nsockets, sizeof(*w->udp));
+		w->tcp = calloc(s->nsockets, sizeof(*w->tcp));
+		if (w->base == NULL || w->batch == NULL || w->tcp_buf == NULL || w->udp == NULL ||
+		    w->tcp == NULL)
+			goto oom;
+		for (size_t a = 0; a < s->nsockets; a++)
+			w->udp[a].fd = w->tcp[a].fd = -1;
+		w->nsockets = s->nsockets;
+		for (size_t a = 0; a < s->nsockets; a++) {
+			struct udp_socket *u = &w->udp[a];
+			struct tcp_listener *t = &w->tcp[a];
+			u->fd = udp_socket_open(&config->listen[a], err, errlen);
+			if (u->fd < 0)
+				goto fail;
+			t->fd = tcp_socket_open(&config->listen[a], err, errlen);
+			if (t->fd < 0)
+				goto fail;
+			u->worker = t->worker = w;
+			event_assign(&u->ev, w->base, u->fd, EV_READ | EV_PERSIST, udp_on_readable,
+				     u);
+			event_assign(&t->ev, w->base, t->fd, EV_READ | EV_PERSIST, tcp_on_accept,
+				     t);
+			event_add(&u->ev, NULL);
+			event_add(&t->ev, NULL);
+		}
+	}
+	return s;
+oom:
+	snprintf(err, errlen, "server: out of memory");
+fail:
+	server_free(s);
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	rcu_register_thread();
+	event_base_dispatch(w->base);
+	tcp_close_all(w);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int server_start(struct server *s, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc = 0;
+
+	/* Signals go to the main thread only. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		int e = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+		if (e != 0) {
+			snprintf(err, errlen, "worker %u: %s", i, strerror(e));
+			rc = -1;
+			break;
+		}
+		s->nworkers = i + 1 < s->nworkers ? s->nworkers : i + 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s->started = rc == 0;
+	return rc;
+}
+
+void server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->started) {
+		for (unsigned i = 0; i < s->nworkers; i++)
+			event_base_loopbreak(s->workers[i].base);
+		for (unsigned i = 0; i < s->nworkers; i++)
+			pthread_join(s->workers[i].thread, NULL);
+	}
+	for (unsigned i = 0; s->workers != NULL && i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		for (size_t a = 0; a < w->nsockets; a++) {
+			if (w->udp[a].worker != NULL)
+				event_del(&w->udp[a].ev);
+			if (w->tcp[a].worker != NULL)
+				event_del(&w->tcp[a].ev);
+			if (w->udp[a].fd >= 0)
+				close(w->udp[a].fd);
+			if (w->tcp[a].fd >= 0)
+				close(w->tcp[a].fd);
+		}
+		if (!s->started)
+			tcp_close_all(w);
+		free(w->udp);
+		free(w->tcp);
+		free(w->batch);
+		free(w->tcp_buf);
+		if (w->base != NULL)
+			event_base_free(w->base);
+	}
+	free(s->workers);
+	free(s);
+	view_free(rcu_xchg_pointer(&current_view, NULL));
+}
+
+void server_stats(const struct server *s, struct query_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		const struct query_stats *st = &s->workers[i].stats;
+		out->queries += st->queries;
+		out->dropped += st->dropped;
+		out->formerr += st->formerr;
+		out->refused += st->refused;
+		out->nxdomain += st->nxdomain;
+		out->truncated += st->truncated;
+	}
+}
