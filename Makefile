@@ -15,7 +15,7 @@ PREFIX    ?= /usr/local
 
 CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c
 ZONES_SRC := zones/zone.c zones/zonedb.c
-RES_SRC   := resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
+RES_SRC   := resolver/cache.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
              resolver/tcp.c resolver/udp.c
 LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -12,8 +12,25 @@
 
 #include <ini.h>
 
-enum key_type { KEY_UINT, KEY_BOOL, KEY_STRING, KEY_PATH, KEY_ACL, KEY_LISTEN };
-enum section_kind { SECTION_NONE, SECTION_SERVER, SECTION_ZONE, SECTION_UNKNOWN };
+enum key_type {
+	KEY_UINT,
+	KEY_BOOL,
+	KEY_STRING,
+	KEY_PATH,
+	KEY_ACL,
+	KEY_LISTEN,
+	KEY_UPSTREAM,
+	KEY_SIZE,
+	KEY_POLICY
+};
+enum section_kind {
+	SECTION_NONE,
+	SECTION_SERVER,
+	SECTION_ZONE,
+	SECTION_FORWARD,
+	SECTION_CACHE,
+	SECTION_UNKNOWN
+};
 
 /* One row per key: the only place an option is declared. */
 struct key_def {
@@ -27,6 +44,7 @@ struct key_def {
 
 #define SRV(f) offsetof(struct config, f)
 #define ZON(f) offsetof(struct config_zone, f)
+#define FWD(f) offsetof(struct config_forward, f)
 
 static const struct key_def key_defs[] = {
     {SECTION_SERVER, "listen", KEY_LISTEN, "127.0.0.1, ::1", 0, 0, SRV(listen)},
@@ -42,9 +60,26 @@ static const struct key_def key_defs[] = {
     {SECTION_SERVER, "chaos", KEY_BOOL, "no", 0, 0, SRV(chaos)},
     {SECTION_SERVER, "identity", KEY_STRING, "", 0, 0, SRV(identity)},
     {SECTION_SERVER, "version", KEY_STRING, "vpcdns " VPCDNS_VERSION, 0, 0, SRV(version)},
+    {SECTION_SERVER, "recursion", KEY_BOOL, "yes", 0, 0, SRV(recursion)},
+    {SECTION_SERVER, "upstream_timeout", KEY_UINT, "3000", 100, 60000, SRV(upstream_timeout)},
+    {SECTION_SERVER, "upstream_max_pending", KEY_UINT, "4096", 1, 1000000,
+     SRV(upstream_max_pending)},
     {SECTION_ZONE, "file", KEY_PATH, NULL, 0, 0, ZON(file)},
     {SECTION_ZONE, "allow", KEY_ACL, NULL, 0, 0, ZON(allow)},
     {SECTION_ZONE, "synthesize_ptr", KEY_BOOL, "no", 0, 0, ZON(synthesize_ptr)},
+    {SECTION_FORWARD, "upstream", KEY_UPSTREAM, NULL, 0, 0, FWD(upstreams)},
+    {SECTION_FORWARD, "policy", KEY_POLICY, "fastest", 0, 0, FWD(policy)},
+    {SECTION_FORWARD, "tls", KEY_BOOL, "no", 0, 0, FWD(tls)},
+    {SECTION_FORWARD, "tls_name", KEY_STRING, NULL, 0, 0, FWD(tls_name)},
+    {SECTION_FORWARD, "tls_ca", KEY_PATH, NULL, 0, 0, FWD(tls_ca)},
+    {SECTION_CACHE, "size", KEY_SIZE, "64M", 0, 0, SRV(cache_size)},
+    {SECTION_CACHE, "min_ttl", KEY_UINT, "0", 0, 86400, SRV(cache_min_ttl)},
+    {SECTION_CACHE, "max_ttl", KEY_UINT, "86400", 1, 604800, SRV(cache_max_ttl)},
+    {SECTION_CACHE, "max_negative_ttl", KEY_UINT, "3600", 0, 86400, SRV(cache_max_negative_ttl)},
+    {SECTION_CACHE, "servfail_ttl", KEY_UINT, "5", 0, 300, SRV(cache_servfail_ttl)},
+    {SECTION_CACHE, "serve_stale", KEY_BOOL, "yes", 0, 0, SRV(serve_stale)},
+    {SECTION_CACHE, "stale_ttl", KEY_UINT, "86400", 0, 604800, SRV(stale_ttl)},
+    {SECTION_CACHE, "prefetch", KEY_BOOL, "yes", 0, 0, SRV(prefetch)},
 };
 #define NKEYS (sizeof(key_defs) / sizeof(key_defs[0]))
 
@@ -57,7 +92,9 @@ struct parse_state {
 	enum section_kind section;
 	int section_line;
 	int server_line;
+	int cache_line;
 	struct config_zone *zone;
+	struct config_forward *forward;
 	/* Which keys were set in the current section, and the line that set them. */
 	int key_line[NKEYS];
 	const struct key_def *last_key;
@@ -140,8 +177,58 @@ static int normalize_zone_name(char *name)
 
 static void *field(struct parse_state *st, const struct key_def *def)
 {
-	char *base = def->section == SECTION_SERVER ? (char *)st->config : (char *)st->zone;
+	char *base;
+
+	switch (def->section) {
+	case SECTION_ZONE:
+		base = (char *)st->zone;
+		break;
+	case SECTION_FORWARD:
+		base = (char *)st->forward;
+		break;
+	default:
+		base = (char *)st->config;
+	}
 	return base + def->offset;
+}
+
+/* A comma or space separated list of address[:port]; port 53 when omitted. */
+static int parse_addrs(struct parse_state *st, const struct key_def *def, const char *value,
+		       bool append, int line, struct netaddr **list, size_t *count)
+{
+	const char *p = value;
+
+	if (!append) {
+		free(*list);
+		*list = NULL;
+		*count = 0;
+	}
+	while (*p != '\0') {
+		char item[128];
+		size_t n = 0;
+		struct netaddr *grown;
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
+			if (n + 1 < sizeof(item))
+				item[n++] = *p;
+			p++;
+		}
+		item[n] = '\0';
+		grown = realloc(*list, (*count + 1) * sizeof(**list));
+		if (grown == NULL)
+			return -1;
+		*list = grown;
+		if (netaddr_parse(item, 53, &(*list)[*count]) < 0) {
+			config_error(st, line, "%s: '%s' is not address[:port] (IPv6 in brackets)",
+				     def->key, item);
+			return -1;
+		}
+		(*count)++;
+	}
+	return 0;
 }
 
 static int parse_value(struct parse_state *st, const struct key_def *def, const char *value,
@@ -214,41 +301,43 @@ static int parse_value(struct parse_state *st, const struct key_def *def, const 
 		*acl = parsed;
 		return 0;
 	}
-	case KEY_LISTEN: {
-		struct config *c = st->config;
-		const char *p = value;
-		if (!append) {
-			free(c->listen);
-			c->listen = NULL;
-			c->nlisten = 0;
+	case KEY_LISTEN:
+		return parse_addrs(st, def, value, append, line, &st->config->listen,
+				   &st->config->nlisten);
+	case KEY_UPSTREAM:
+		return parse_addrs(st, def, value, append, line, &st->forward->upstreams,
+				   &st->forward->nupstreams);
+	case KEY_SIZE: {
+		char *end;
+		unsigned long long v;
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (*end == 'k' || *end == 'K')
+			v <<= 10, end++;
+		else if (*end == 'm' || *end == 'M')
+			v <<= 20, end++;
+		else if (*end == 'g' || *end == 'G')
+			v <<= 30, end++;
+		if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 ||
+		    v < (1 << 20)) {
+			config_error(st, line,
+				     "%s: '%s' is not a size of at least 1M (suffix K, M or G)",
+				     def->key, value);
+			return -1;
 		}
-		while (*p != '\0') {
-			char item[128];
-			size_t n = 0;
-			struct netaddr *grown;
-			while (*p == ',' || isspace((unsigned char)*p))
-				p++;
-			if (*p == '\0')
-				break;
-			while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
-				if (n + 1 < sizeof(item))
-					item[n++] = *p;
-				p++;
-			}
-			item[n] = '\0';
-			grown = realloc(c->listen, (c->nlisten + 1) * sizeof(*c->listen));
-			if (grown == NULL)
-				return -1;
-			c->listen = grown;
-			if (netaddr_parse(item, 53, &c->listen[c->nlisten]) < 0) {
-				config_error(
-				    st, line,
-				    "listen: '%s' is not address[:port] (IPv6 in brackets)", item);
-				return -1;
-			}
-			c->nlisten++;
-		}
+		*(unsigned long long *)dst = v;
 		return 0;
+	}
+	case KEY_POLICY: {
+		char **p = dst;
+		if (strcmp(value, "fastest") != 0 && strcmp(value, "ordered") != 0) {
+			config_error(st, line, "%s: '%s' is not fastest or ordered", def->key,
+				     value);
+			return -1;
+		}
+		free(*p);
+		*p = strdup(value);
+		return *p != NULL ? 0 : -1;
 	}
 	}
 	return -1;
@@ -317,7 +406,53 @@ static void begin_section(struct parse_state *st, char *name)
 		apply_defaults(st, SECTION_ZONE);
 		return;
 	}
-	config_error(st, st->line, "unknown section [%s] (expected [server] or [zone:NAME])", name);
+	if (strcmp(name, "cache") == 0) {
+		if (st->cache_line != 0) {
+			config_error(st, st->line, "[cache] is already at line %d", st->cache_line);
+			st->section = SECTION_UNKNOWN;
+			return;
+		}
+		st->cache_line = st->line;
+		st->section = SECTION_CACHE;
+		return;
+	}
+	if (strcmp(name, "forward") == 0 || strncmp(name, "forward:", 8) == 0) {
+		struct config *c = st->config;
+		char fname[300];
+		struct config_forward *grown;
+
+		st->section = SECTION_UNKNOWN;
+		snprintf(fname, sizeof(fname), "%s", name[7] == ':' ? trim(name + 8) : ".");
+		if (normalize_zone_name(fname) < 0) {
+			config_error(st, st->line, "[%s]: not a valid domain name", name);
+			return;
+		}
+		for (size_t i = 0; i < c->nforwards; i++) {
+			if (strcmp(c->forwards[i].name, fname) == 0) {
+				config_error(st, st->line,
+					     "forward rule for %s is already at line %d", fname,
+					     c->forwards[i].line);
+				return;
+			}
+		}
+		grown = realloc(c->forwards, (c->nforwards + 1) * sizeof(*c->forwards));
+		if (grown == NULL) {
+			config_error(st, st->line, "out of memory");
+			return;
+		}
+		c->forwards = grown;
+		st->forward = &c->forwards[c->nforwards++];
+		memset(st->forward, 0, sizeof(*st->forward));
+		st->forward->name = strdup(fname);
+		st->forward->line = st->line;
+		st->section = SECTION_FORWARD;
+		apply_defaults(st, SECTION_FORWARD);
+		return;
+	}
+	config_error(st, st->line,
+		     "unknown section [%s] (expected [server], [zone:NAME], [forward], "
+		     "[forward:DOMAIN] or [cache])",
+		     name);
 	st->section = SECTION_UNKNOWN;
 }
 
@@ -346,6 +481,10 @@ static char *read_line(char *str, int num, void *stream)
 			     "line longer than %d characters (continue a list on indented lines)",
 			     num - 2);
 		snprintf(str, (size_t)num, "\n");
+	} else if (isspace((unsigned char)line[0]) && st->last_key != NULL) {
+		/* An indented line continues the previous key's list, even "[::1]:53". */
+		st->continuation = true;
+		snprintf(str, (size_t)num, "%s", line);
 	} else if (*t == '[') {
 		char *close = strchr(t, ']');
 		char *rest = close != NULL ? trim(close + 1) : NULL;
@@ -357,9 +496,6 @@ static char *read_line(char *str, int num, void *stream)
 			begin_section(st, trim(t + 1));
 		}
 		snprintf(str, (size_t)num, "\n");
-	} else if (isspace((unsigned char)line[0]) && st->last_key != NULL) {
-		st->continuation = true;
-		snprintf(str, (size_t)num, "%s", line);
 	} else if (strpbrk(t, "=:") == NULL) {
 		config_error(st, st->line, "expected 'key = value', got '%s'", t);
 		snprintf(str, (size_t)num, "\n");
@@ -384,7 +520,8 @@ static int handle_key(void *user, const char *section, const char *name, const c
 		return 1;
 	}
 	if (st->continuation && st->last_key != NULL && strcmp(st->last_key->key, name) == 0) {
-		if (st->last_key->type != KEY_ACL && st->last_key->type != KEY_LISTEN) {
+		if (st->last_key->type != KEY_ACL && st->last_key->type != KEY_LISTEN &&
+		    st->last_key->type != KEY_UPSTREAM) {
 			config_error(st, st->line, "%s takes one value", name);
 			return 1;
 		}
@@ -393,8 +530,9 @@ static int handle_key(void *user, const char *section, const char *name, const c
 	}
 	def = find_key(st->section, name);
 	if (def == NULL) {
-		config_error(st, st->line, "unknown key '%s' in [%s]", name,
-			     st->section == SECTION_SERVER ? "server" : "zone:NAME");
+		static const char *const names[] = {"",        "server", "zone:NAME",
+						    "forward", "cache",  ""};
+		config_error(st, st->line, "unknown key '%s' in [%s]", name, names[st->section]);
 		st->last_key = NULL;
 		return 1;
 	}
@@ -416,9 +554,71 @@ static bool zone_is_reverse(const char *name)
 	       (n >= 8 && strcmp(name + n - 8, "ip6.arpa") == 0);
 }
 
+/*
+ * With no [forward] section, forward to the nameservers of /etc/resolv.conf,
+ * as a stub resolver would, skipping our own listen addresses.
+ */
+static void default_forward(struct config *c)
+{
+	FILE *fp = fopen(CONFIG_RESOLV_CONF, "r");
+	struct config_forward *f;
+	char line[512];
+
+	if (fp == NULL)
+		return;
+	f = realloc(c->forwards, (c->nforwards + 1) * sizeof(*c->forwards));
+	if (f == NULL) {
+		fclose(fp);
+		return;
+	}
+	c->forwards = f;
+	f = &c->forwards[c->nforwards];
+	memset(f, 0, sizeof(*f));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char addr[128];
+		struct netaddr na;
+		bool ours = false;
+		if (sscanf(line, " nameserver %127s", addr) != 1 ||
+		    netaddr_parse(addr, 53, &na) < 0)
+			continue;
+		for (size_t i = 0; i < c->nlisten; i++)
+			if (c->listen[i].len == na.len &&
+			    memcmp(&c->listen[i].ss, &na.ss, na.len) == 0)
+				ours = true;
+		if (ours)
+			continue;
+		struct netaddr *grown = realloc(f->upstreams, (f->nupstreams + 1) * sizeof(na));
+		if (grown == NULL)
+			break;
+		f->upstreams = grown;
+		f->upstreams[f->nupstreams++] = na;
+	}
+	fclose(fp);
+	if (f->nupstreams == 0) {
+		free(f->upstreams);
+		return;
+	}
+	f->name = strdup(".");
+	f->policy = strdup("ordered");
+	c->nforwards++;
+}
+
 static void check_config(struct parse_state *st)
 {
 	struct config *c = st->config;
+	bool have_default = false;
+
+	for (size_t i = 0; i < c->nforwards; i++) {
+		struct config_forward *f = &c->forwards[i];
+		if (strcmp(f->name, ".") == 0)
+			have_default = true;
+		if (f->nupstreams == 0)
+			config_error(st, f->line, "forward %s: no upstream", f->name);
+		if (f->tls && f->tls_name == NULL)
+			config_error(st, f->line, "forward %s: tls = yes needs tls_name", f->name);
+	}
+	if (!have_default && c->recursion)
+		default_forward(c);
 
 	if (c->nlisten == 0)
 		config_error(st, 1, "listen: no address to listen on");
@@ -473,6 +673,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		return -1;
 	}
 	apply_defaults(&st, SECTION_SERVER);
+	apply_defaults(&st, SECTION_CACHE);
 	rc = ini_parse_stream(read_line, &st, handle_key, &st);
 	if (rc < 0 && st.nerrors == 0)
 		config_error(&st, st.line, "cannot parse");
@@ -498,6 +699,14 @@ void config_free(struct config *c)
 		free(c->zones[i].allow);
 	}
 	free(c->zones);
+	for (size_t i = 0; i < c->nforwards; i++) {
+		free(c->forwards[i].name);
+		free(c->forwards[i].upstreams);
+		free(c->forwards[i].policy);
+		free(c->forwards[i].tls_name);
+		free(c->forwards[i].tls_ca);
+	}
+	free(c->forwards);
 	free(c->listen);
 	free(c->user);
 	free(c->allow);
@@ -505,6 +714,14 @@ void config_free(struct config *c)
 	free(c->version);
 	free(c->path);
 	free(c);
+}
+
+const struct config_forward *config_find_forward(const struct config *config, const char *name)
+{
+	for (size_t i = 0; i < config->nforwards; i++)
+		if (strcmp(config->forwards[i].name, name) == 0)
+			return &config->forwards[i];
+	return NULL;
 }
 
 const struct config_zone *config_find_zone(const struct config *config, const char *name)

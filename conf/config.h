@@ -16,6 +16,7 @@
 #include "conf/netaddr.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/vpcdns/vpcdns.ini"
+#define CONFIG_RESOLV_CONF  "/etc/resolv.conf"
 
 struct config_zone {
 	char *name;        /* lower case, no trailing dot */
@@ -23,6 +24,18 @@ struct config_zone {
 	char *file;        /* master file, resolved against the INI's folder; NULL if none */
 	struct acl *allow; /* NULL: the server-wide allow list applies */
 	bool synthesize_ptr;
+};
+
+/* A [forward] (name ".") or [forward:DOMAIN] rule. */
+struct config_forward {
+	char *name; /* lower case, no trailing dot; "." for the default rule */
+	int line;
+	struct netaddr *upstreams;
+	size_t nupstreams;
+	char *policy; /* "fastest" or "ordered" */
+	bool tls;
+	char *tls_name;
+	char *tls_ca; /* CA file; NULL: the system trust store */
 };
 
 struct config {
@@ -39,9 +52,24 @@ struct config {
 	bool chaos;
 	char *identity;
 	char *version;
+	bool recursion;                /* forward names outside our zones */
+	unsigned upstream_timeout;     /* ms a forwarded query may take in all */
+	unsigned upstream_max_pending; /* outstanding upstream queries per worker */
 	/* [zone:NAME] */
 	struct config_zone *zones;
 	size_t nzones;
+	/* [forward], [forward:DOMAIN]; from /etc/resolv.conf when the file has none */
+	struct config_forward *forwards;
+	size_t nforwards;
+	/* [cache] */
+	unsigned long long cache_size; /* bytes */
+	unsigned cache_min_ttl;
+	unsigned cache_max_ttl;
+	unsigned cache_max_negative_ttl;
+	unsigned cache_servfail_ttl;
+	bool serve_stale;
+	unsigned stale_ttl;
+	bool prefetch;
 };
 
 /*
@@ -55,6 +83,9 @@ void config_free(struct config *config);
 
 /* Returns the zone named name (lower case, no trailing dot) or NULL. */
 const struct config_zone *config_find_zone(const struct config *config, const char *name);
+
+/* Returns the forward rule named name, or NULL. */
+const struct config_forward *config_find_forward(const struct config *config, const char *name);
 
 /* Prints the effective configuration as an INI file. */
 void config_print(const struct config *config, FILE *out);

@@ -132,7 +132,9 @@ static void put_additional(struct ctx *c)
 
 static enum step referral(struct ctx *c, const struct zone_node *cut)
 {
-	c->out->flags &= (uint16_t)~DNS_FLAG_AA;
+	/* AA speaks for the query name: a CNAME already answered keeps it (RFC 6604 2.1). */
+	if (c->w->count[PACKET_ANSWER] == 0)
+		c->out->flags &= (uint16_t)~DNS_FLAG_AA;
 	put_rrset(c, PACKET_AUTHORITY, cut->name, 0, zone_node_rrset(cut, DNS_TYPE_NS),
 		  zone_node_rrset(cut, DNS_TYPE_NS)->ttl);
 	return STEP_DONE;
@@ -215,6 +217,9 @@ static enum step dname(struct ctx *c, const struct zone_node *node)
 			return STEP_DONE;
 		}
 	}
+	/* A CNAME question is answered by the synthesized CNAME itself. */
+	if (c->q->qtype == DNS_TYPE_CNAME)
+		return STEP_DONE;
 	return follow(c, synth, prefix + tlen) ? STEP_FOLLOW : STEP_DONE;
 }
 
@@ -225,6 +230,11 @@ static enum step node_answer(struct ctx *c, const struct zone_node *node)
 	const struct zone_rrset *set;
 
 	set = zone_node_rrset(node, DNS_TYPE_CNAME);
+	if (set != NULL && qtype == DNS_TYPE_ANY) {
+		/* ANY matches the CNAME itself; nothing is followed (RFC 1034 4.3.2). */
+		put_current(c, PACKET_ANSWER, set);
+		return STEP_DONE;
+	}
 	if (set != NULL && qtype != DNS_TYPE_CNAME) {
 		/* RFC 1034 4.3.2 step 3a: restart at the canonical name. */
 		const struct zone_rdata *rd = set->rdata[0];
@@ -240,13 +250,12 @@ static enum step node_answer(struct ctx *c, const struct zone_node *node)
 									     : STEP_DONE;
 	}
 	if (qtype == DNS_TYPE_ANY) {
-		/* RFC 8482 4.2: one RRset is a full answer over UDP; TCP gets them all. */
+		/* RFC 8482 4.1: one RRset is a full answer, over UDP and TCP alike (as Knot DNS). */
 		for (size_t i = 0; i < node->nrrsets; i++) {
 			if (visible_count(c, &node->rrsets[i]) == 0)
 				continue;
 			put_current(c, PACKET_ANSWER, &node->rrsets[i]);
-			if (!c->tcp)
-				return STEP_DONE;
+			return STEP_DONE;
 		}
 		if (c->w->count[PACKET_ANSWER] == 0)
 			put_soa(c);

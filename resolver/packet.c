@@ -344,7 +344,8 @@ size_t packet_finish(struct packet_writer *w, const struct packet_query *q, unsi
 	uint16_t hdr =
 	    DNS_FLAG_QR | (uint16_t)(q->opcode << 11) | (flags & ~0x780f) | (rcode & 0xf);
 
-	hdr |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD);
+	/* RD is copied; CD is cleared in authoritative answers (RFC 4035 3.1.6). */
+	hdr |= q->flags & DNS_FLAG_RD;
 	if (w->truncated)
 		hdr |= DNS_FLAG_TC;
 	if (q->edns) {

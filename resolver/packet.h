@@ -45,12 +45,6 @@ struct packet_query {
 /* Parses a query of len bytes. Fills q as far as it could get. */
 enum packet_status packet_parse(const uint8_t *buf, size_t len, struct packet_query *q);
 
-/* Returns the offset of the label in q->qname that starts the suffix of n labels. */
-static inline size_t packet_qname_suffix(const struct packet_query *q, unsigned nlabels)
-{
-	return nlabels >= q->qname_labels ? 0 : q->label_off[q->qname_labels - nlabels];
-}
-
 enum packet_section { PACKET_ANSWER, PACKET_AUTHORITY, PACKET_ADDITIONAL };
 
 #define PACKET_COMP_MAX 64

@@ -1,11 +1,13 @@
 #include "zones/zone.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <ldns/ldns.h>
@@ -321,68 +323,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int load_file(struct zone_builder *b, const char *path, ldns_rdf *origin, uint32_t *ttl,
-		     int depth, char *err, size_t errlen);
-
-/* Reads the "$INCLUDE file [origin]" line that ldns stopped at, between from and to. */
-static int handle_include(struct zone_builder *b, FILE *fp, long from, const char *path, int line,
-			  ldns_rdf *origin, uint32_t *ttl, int depth, char *err, size_t errlen)
-{
-	long resume = ftell(fp);
-	char buf[PATH_MAX + 512], file[PATH_MAX], incorigin[DNS_MAX_NAME * 4 + 1];
-	int found = 0, rc;
-	ldns_rdf *neworigin = NULL;
-
-	if (fseek(fp, from, SEEK_SET) < 0)
-		goto bad;
-	while (ftell(fp) < resume && fgets(buf, sizeof(buf), fp) != NULL) {
-		char *p = buf;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "$INCLUDE", 8) == 0) {
-			found = sscanf(p + 8, "%4095s %1020s", file, incorigin);
-			break;
-		}
-	}
-	if (fseek(fp, resume, SEEK_SET) < 0 || found < 1)
-		goto bad;
-	if (depth >= MAX_INCLUDE_DEPTH) {
-		set_err(err, errlen, "%s:%d: $INCLUDE nested deeper than %d", path, line,
-			MAX_INCLUDE_DEPTH);
-		return -1;
-	}
-	if (file[0] != '/') {
-		/* A relative name is taken from the including file's folder. */
-		char joined[2 * PATH_MAX + 2];
-		const char *slash = strrchr(path, '/');
-		int dirlen = slash != NULL ? (int)(slash - path) : 1;
-		snprintf(joined, sizeof(joined), "%.*s/%s", dirlen, slash != NULL ? path : ".",
-			 file);
-		if (strlen(joined) >= sizeof(file)) {
-			set_err(err, errlen, "%s:%d: $INCLUDE path too long", path, line);
-			return -1;
-		}
-		memcpy(file, joined, strlen(joined) + 1);
-	}
-	if (found == 2) {
-		if (ldns_str2rdf_dname(&neworigin, incorigin) != LDNS_STATUS_OK) {
-			set_err(err, errlen, "%s:%d: $INCLUDE origin '%s' is not a name", path,
-				line, incorigin);
-			return -1;
-		}
-	} else {
-		neworigin = ldns_rdf_clone(origin);
-	}
-	/* The included file's $ORIGIN and $TTL do not leak back (RFC 1035 5.1). */
-	uint32_t incttl = *ttl;
-	rc = load_file(b, file, neworigin, &incttl, depth + 1, err, errlen);
-	ldns_rdf_deep_free(neworigin);
-	return rc;
-bad:
-	set_err(err, errlen, "%s:%d: cannot read the $INCLUDE line", path, line);
-	return -1;
-}
-
 static int add_ldns_rr(struct zone_builder *b, ldns_rr *rr, const char *path, int line, char *err,
 		       size_t errlen)
 {
@@ -410,62 +350,293 @@ static int add_ldns_rr(struct zone_builder *b, ldns_rr *rr, const char *path, in
 		rdlen += ldns_rdf_size(rdf);
 	}
 	if (builder_add(b, ldns_rdf_data(owner), (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr),
-			rdata, (uint16_t)rdlen, NULL,
-			b->nfiles > 0 ? b->files[b->nfiles - 1].path : b->path, line) < 0) {
+			rdata, (uint16_t)rdlen, NULL, path, line) < 0) {
 		set_err(err, errlen, "%s:%d: out of memory", path, line);
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * Reads one logical record of a master file (RFC 1035 5.1): comments
+ * dropped, lines inside parentheses joined, quoted strings and escapes kept.
+ * Returns 1 with the record in buf and its first line in *start, 0 at the end
+ * of the file, -1 with the reason in *why.
+ */
+struct reader {
+	FILE *fp;
+	int line;
+};
+
+static int read_record(struct reader *r, char *buf, size_t cap, int *start, const char **why)
+{
+	size_t n = 0;
+	int depth = 0, open_line = 0, c;
+	bool quoted = false, escaped = false, comment = false, content = false;
+
+	*start = r->line;
+	while ((c = getc(r->fp)) != EOF) {
+		if (c == '\n') {
+			r->line++;
+			comment = false;
+			escaped = false;
+			if (quoted && depth == 0) {
+				*why = "quoted string not closed on its line";
+				return -1;
+			}
+			if (depth == 0) {
+				if (content) {
+					buf[n] = '\0';
+					return 1;
+				}
+				n = 0;
+				*start = r->line;
+				continue;
+			}
+			c = ' ';
+		} else if (comment) {
+			continue;
+		} else if (escaped) {
+			escaped = false;
+		} else if (c == '\\') {
+			escaped = true;
+		} else if (c == '"') {
+			quoted = !quoted;
+		} else if (!quoted && c == ';') {
+			comment = true;
+			continue;
+		} else if (!quoted && c == '(') {
+			if (depth++ == 0)
+				open_line = r->line;
+			c = ' ';
+		} else if (!quoted && c == ')') {
+			if (depth == 0) {
+				*why = "')' without '('";
+				return -1;
+			}
+			depth--;
+			c = ' ';
+		}
+		if (c == '\r')
+			c = ' ';
+		if (c != ' ' && c != '\t')
+			content = true;
+		if (n + 1 >= cap) {
+			*why = "record longer than 64 KiB";
+			return -1;
+		}
+		buf[n++] = (char)c;
+	}
+	if (depth > 0) {
+		static char msg[64];
+		snprintf(msg, sizeof(msg), "'(' at line %d is never closed", open_line);
+		*why = msg;
+		return -1;
+	}
+	if (quoted) {
+		*why = "quoted string not closed";
+		return -1;
+	}
+	buf[n] = '\0';
+	return content ? 1 : 0;
+}
+
+static bool is_class(const char *t, size_t n)
+{
+	return (n == 2 && (strncasecmp(t, "IN", 2) == 0 || strncasecmp(t, "CH", 2) == 0 ||
+			   strncasecmp(t, "HS", 2) == 0 || strncasecmp(t, "CS", 2) == 0)) ||
+	       (n > 5 && strncasecmp(t, "CLASS", 5) == 0);
+}
+
+/* "name IN 300 A ..." is as valid as "name 300 IN A ..." (RFC 1035 5.1); ldns wants the latter. */
+static void ttl_before_class(char *rec)
+{
+	char *p = rec, *t1, *t2;
+	size_t n1, n2;
+
+	if (*p != ' ' && *p != '\t')
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	t1 = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t')
+		p++;
+	n1 = (size_t)(p - t1);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	t2 = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t')
+		p++;
+	n2 = (size_t)(p - t2);
+	if (n1 == 0 || n2 == 0 || n1 + n2 >= 64 || !is_class(t1, n1) ||
+	    !isdigit((unsigned char)*t2))
+		return;
+	{
+		char a[64], b[64];
+		memcpy(a, t1, n1);
+		memcpy(b, t2, n2);
+		/* Same total length: write "t2 t1" over "t1 ... t2". */
+		memset(t1, ' ', (size_t)(t2 + n2 - t1));
+		memcpy(t1, b, n2);
+		memcpy(t1 + n2 + 1, a, n1);
+	}
+}
+
+/* Resolves a name of a directive against the current origin. */
+static ldns_rdf *directive_name(const char *text, const ldns_rdf *origin)
+{
+	ldns_rdf *rel = NULL, *abs;
+
+	if (strcmp(text, "@") == 0)
+		return ldns_rdf_clone(origin);
+	if (ldns_str2rdf_dname(&rel, text) != LDNS_STATUS_OK)
+		return NULL;
+	if (text[strlen(text) - 1] == '.')
+		return rel;
+	abs = ldns_dname_cat_clone(rel, origin);
+	ldns_rdf_deep_free(rel);
+	return abs;
+}
+
+static int load_file(struct zone_builder *b, const char *path, ldns_rdf *origin, uint32_t *ttl,
+		     int depth, char *err, size_t errlen);
+
+static int include_file(struct zone_builder *b, const char *path, int line, const char *args,
+			const ldns_rdf *origin, uint32_t ttl, int depth, char *err, size_t errlen)
+{
+	char file[PATH_MAX], incorigin[DNS_MAX_NAME * 4 + 1];
+	int found = sscanf(args, "%4095s %1020s", file, incorigin), rc;
+	ldns_rdf *neworigin;
+
+	if (found < 1) {
+		set_err(err, errlen, "%s:%d: $INCLUDE needs a file name", path, line);
+		return -1;
+	}
+	if (depth >= MAX_INCLUDE_DEPTH) {
+		set_err(err, errlen, "%s:%d: $INCLUDE nested deeper than %d", path, line,
+			MAX_INCLUDE_DEPTH);
+		return -1;
+	}
+	if (file[0] != '/') {
+		/* A relative name is taken from the including file's folder. */
+		char joined[2 * PATH_MAX + 2];
+		const char *slash = strrchr(path, '/');
+		int dirlen = slash != NULL ? (int)(slash - path) : 1;
+		snprintf(joined, sizeof(joined), "%.*s/%s", dirlen, slash != NULL ? path : ".",
+			 file);
+		if (strlen(joined) >= sizeof(file)) {
+			set_err(err, errlen, "%s:%d: $INCLUDE path too long", path, line);
+			return -1;
+		}
+		memcpy(file, joined, strlen(joined) + 1);
+	}
+	neworigin = found == 2 ? directive_name(incorigin, origin) : ldns_rdf_clone(origin);
+	if (neworigin == NULL) {
+		set_err(err, errlen, "%s:%d: $INCLUDE origin '%s' is not a name", path, line,
+			incorigin);
+		return -1;
+	}
+	/* The included file's $ORIGIN and $TTL do not leak back (RFC 1035 5.1). */
+	rc = load_file(b, file, neworigin, &ttl, depth + 1, err, errlen);
+	ldns_rdf_deep_free(neworigin);
+	return rc;
+}
+
+static int directive(struct zone_builder *b, const char *path, int line, char *rec,
+		     ldns_rdf **origin, uint32_t *ttl, int depth, char *err, size_t errlen)
+{
+	char word[16], arg[DNS_MAX_NAME * 4 + 1];
+	int n = sscanf(rec, " %15s %1020s", word, arg);
+
+	if (strcasecmp(word, "$INCLUDE") == 0)
+		return include_file(b, path, line, strstr(rec, word) + 8, *origin, *ttl, depth, err,
+				    errlen);
+	if (strcasecmp(word, "$ORIGIN") == 0 && n == 2) {
+		ldns_rdf *o = directive_name(arg, *origin);
+		if (o == NULL) {
+			set_err(err, errlen, "%s:%d: $ORIGIN '%s' is not a name", path, line, arg);
+			return -1;
+		}
+		ldns_rdf_deep_free(*origin);
+		*origin = o;
+		return 0;
+	}
+	if (strcasecmp(word, "$TTL") == 0 && n == 2) {
+		const char *end = arg;
+		uint32_t v = ldns_str2period(arg, &end);
+		if (*end != '\0' || !isdigit((unsigned char)arg[0])) {
+			set_err(err, errlen, "%s:%d: $TTL '%s' is not a TTL", path, line, arg);
+			return -1;
+		}
+		*ttl = v;
+		return 0;
+	}
+	set_err(err, errlen, "%s:%d: unsupported or malformed directive '%s'", path, line, word);
+	return -1;
+}
+
 static int load_file(struct zone_builder *b, const char *path, ldns_rdf *origin, uint32_t *ttl,
 		     int depth, char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "r");
+	struct reader r = {fopen(path, "r"), 1};
 	ldns_rdf *cur_origin = ldns_rdf_clone(origin), *prev = NULL;
-	int line = 1, rc = 0;
-	const char *stamped;
+	const char *stamped, *why = NULL;
+	char *rec = malloc(65536);
+	int rc = 0, start;
 
-	if (fp == NULL) {
+	if (r.fp == NULL || rec == NULL) {
 		set_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
 		ldns_rdf_deep_free(cur_origin);
+		if (r.fp != NULL)
+			fclose(r.fp);
+		free(rec);
 		return -1;
 	}
-	stamp_file(b->files, &b->nfiles, path, fp);
-	stamped = b->nfiles > 0 ? b->files[b->nfiles - 1].path : path;
-	while (!feof(fp)) {
+	stamp_file(b->files, &b->nfiles, path, r.fp);
+	/* Records keep a pointer to their file's name: one that lives as long as the builder. */
+	stamped = b->path != NULL ? b->path : b->name;
+	for (size_t i = 0; i < b->nfiles; i++)
+		if (strcmp(b->files[i].path, path) == 0)
+			stamped = b->files[i].path;
+	for (;;) {
+		int got = read_record(&r, rec, 65536, &start, &why);
+		char *t = rec;
 		ldns_rr *rr = NULL;
-		long from = ftell(fp);
-		int before = line;
-		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, ttl, &cur_origin, &prev, &line);
-		/* ldns has counted the newline that ended the record. */
-		int at = line - 1 > before ? line - 1 : before;
+		ldns_status st;
 
-		if (s == LDNS_STATUS_OK) {
-			rc = add_ldns_rr(b, rr, stamped, at, err, errlen);
-			ldns_rr_free(rr);
-		} else if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL ||
-			   s == LDNS_STATUS_SYNTAX_ORIGIN) {
-			continue;
-		} else if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
-			rc = handle_include(b, fp, from, path, at, cur_origin, ttl, depth, err,
-					    errlen);
-			/* Records after the $INCLUDE are read into this file's stamp again. */
-			stamped = path;
-			for (size_t i = 0; i < b->nfiles; i++)
-				if (strcmp(b->files[i].path, path) == 0)
-					stamped = b->files[i].path;
-		} else {
-			set_err(err, errlen, "%s:%d: %s", path, at, ldns_get_errorstr_by_id(s));
+		if (got == 0)
+			break;
+		if (got < 0) {
+			set_err(err, errlen, "%s:%d: %s", path, r.line, why);
 			rc = -1;
+			break;
 		}
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (*t == '$' && t == rec) {
+			rc = directive(b, path, start, rec, &cur_origin, ttl, depth, err, errlen);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		ttl_before_class(rec);
+		st = ldns_rr_new_frm_str(&rr, rec, *ttl, cur_origin, &prev);
+		if (st != LDNS_STATUS_OK) {
+			set_err(err, errlen, "%s:%d: %s", path, start, ldns_get_errorstr_by_id(st));
+			rc = -1;
+			break;
+		}
+		rc = add_ldns_rr(b, rr, stamped, start, err, errlen);
+		ldns_rr_free(rr);
 		if (rc < 0)
 			break;
 	}
 	ldns_rdf_deep_free(cur_origin);
 	if (prev != NULL)
 		ldns_rdf_deep_free(prev);
-	fclose(fp);
+	fclose(r.fp);
+	free(rec);
 	return rc;
 }
 
@@ -560,8 +731,10 @@ static struct zone_node *node_get(struct zone *z, const uint8_t *name, size_t le
 		if (parent == NULL)
 			return NULL;
 		n->parent = parent;
-		if (name[0] == 1 && name[1] == '*')
+		if (name[0] == 1 && name[1] == '*') {
 			((struct zone_node *)parent)->wildcard = n;
+			((struct zone_node *)parent)->flags |= ZONE_NODE_WILDCARD;
+		}
 	}
 	return n;
 }
@@ -672,15 +845,13 @@ static int build_group(struct zone *z, struct record **r, size_t n, char *err, s
 			goto oom;
 		for (size_t k = i; k < j; k++) {
 			struct zone_rdata *rd;
+			/* RFC 2181 5.2: one TTL per RRset; the lowest is the safe choice. */
+			if (r[k]->ttl < set->ttl)
+				set->ttl = r[k]->ttl;
 			/* RFC 2181 5: an RRset is a set; drop exact duplicates. */
 			if (k > i && r[k]->rdlen == r[k - 1]->rdlen && r[k]->acl == r[k - 1]->acl &&
 			    memcmp(r[k]->rdata, r[k - 1]->rdata, r[k]->rdlen) == 0)
 				continue;
-			if (r[k]->ttl != set->ttl) {
-				/* RFC 2181 5.2: one TTL per RRset; the lowest is the safe choice. */
-				if (r[k]->ttl < set->ttl)
-					set->ttl = r[k]->ttl;
-			}
 			rd = arena_alloc(&z->arena, sizeof(*rd) + r[k]->rdlen);
 			if (rd == NULL)
 				goto oom;

@@ -1,0 +1,436 @@
+#include "resolver/cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "zones/dns.h"
+
+#define STALE_TTL_SECONDS 30 /* RFC 8767 4: the TTL of a stale answer */
+#define MAX_TTL_FIELDS    4096
+
+struct cache_entry {
+	struct cache_entry *hnext;       /* hash chain */
+	struct cache_entry *prev, *next; /* CLOCK ring */
+	uint32_t hash;
+	uint16_t qtype, qclass;
+	bool do_bit;
+	bool referenced;
+	bool prefetched;
+	uint8_t rcode;
+	uint16_t hdr_flags; /* AA, AD as the upstream set them */
+	uint16_t counts[3]; /* answer, authority, additional (without OPT) */
+	uint32_t ttl;       /* seconds from stored_ms */
+	uint64_t stored_ms;
+	size_t bytes; /* accounted size */
+	uint16_t qname_len;
+	uint16_t rec_len;
+	uint16_t nttl;
+	/* qname | records | ttl offsets (uint16) | original ttls (uint32) */
+	uint8_t data[];
+};
+
+struct cache {
+	struct cache_entry **table;
+	size_t mask;
+	struct cache_entry *hand;
+	size_t bytes, max_bytes;
+	struct cache_stats stats;
+};
+
+static inline uint8_t *entry_qname(struct cache_entry *e)
+{
+	return e->data;
+}
+
+static inline const uint8_t *entry_records(const struct cache_entry *e)
+{
+	return e->data + e->qname_len;
+}
+
+static inline uint16_t entry_ttl_off(const struct cache_entry *e, size_t i)
+{
+	const uint8_t *p = e->data + e->qname_len + e->rec_len + 2 * i;
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t entry_ttl_orig(const struct cache_entry *e, size_t i)
+{
+	const uint8_t *p = e->data + e->qname_len + e->rec_len + 2 * (size_t)e->nttl + 4 * i;
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+struct cache *cache_new(size_t max_bytes)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	size_t buckets = 1024;
+
+	if (c == NULL)
+		return NULL;
+	/* About one bucket per 256 bytes of budget; the table counts against the budget. */
+	while (buckets < max_bytes / 256 && buckets < ((size_t)1 << 24))
+		buckets *= 2;
+	c->table = calloc(buckets, sizeof(*c->table));
+	if (c->table == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->mask = buckets - 1;
+	c->bytes = buckets * sizeof(*c->table) + sizeof(*c);
+	c->max_bytes = max_bytes;
+	return c;
+}
+
+static void unlink_entry(struct cache *c, struct cache_entry *e)
+{
+	struct cache_entry **pp = &c->table[e->hash & c->mask];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->next == e) {
+		c->hand = NULL;
+	} else {
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		if (c->hand == e)
+			c->hand = e->next;
+	}
+	c->bytes -= e->bytes;
+	c->stats.entries--;
+	free(e);
+}
+
+void cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	while (c->hand != NULL)
+		unlink_entry(c, c->hand);
+	free(c->table);
+	free(c);
+}
+
+static uint32_t key_hash(const uint8_t *qname, size_t len, uint16_t qtype, uint16_t qclass,
+			 bool do_bit)
+{
+	uint32_t h = dns_name_hash(qname, len);
+
+	h = (h ^ qtype) * 16777619u;
+	h = (h ^ qclass) * 16777619u;
+	return (h ^ (uint32_t)do_bit) * 16777619u;
+}
+
+static struct cache_entry *find(struct cache *c, const uint8_t *qname, size_t len, uint16_t qtype,
+				uint16_t qclass, bool do_bit, uint32_t h)
+{
+	for (struct cache_entry *e = c->table[h & c->mask]; e != NULL; e = e->hnext)
+		if (e->hash == h && e->qtype == qtype && e->qclass == qclass &&
+		    e->do_bit == do_bit && e->qname_len == len &&
+		    memcmp(entry_qname(e), qname, len) == 0)
+			return e;
+	return NULL;
+}
+
+static uint64_t expiry_ms(const struct cache_entry *e)
+{
+	return e->stored_ms + (uint64_t)e->ttl * 1000;
+}
+
+enum cache_state cache_lookup(struct cache *c, const uint8_t *qname, size_t qname_len,
+			      uint16_t qtype, uint16_t qclass, bool do_bit, uint64_t now_ms,
+			      uint32_t stale_ttl, struct cache_entry **entry)
+{
+	uint32_t h = key_hash(qname, qname_len, qtype, qclass, do_bit);
+	struct cache_entry *e = find(c, qname, qname_len, qtype, qclass, do_bit, h);
+
+	*entry = e;
+	if (e == NULL) {
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	e->referenced = true;
+	if (now_ms < expiry_ms(e)) {
+		c->stats.hits++;
+		return CACHE_FRESH;
+	}
+	/* Past the stale window, or a stored failure: gone. */
+	if (e->rcode == DNS_RCODE_SERVFAIL || now_ms >= expiry_ms(e) + (uint64_t)stale_ttl * 1000) {
+		unlink_entry(c, e);
+		*entry = NULL;
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	c->stats.misses++;
+	return CACHE_STALE;
+}
+
+/* CLOCK: entries hit since the hand last passed get a second chance. */
+static void evict_one(struct cache *c)
+{
+	while (c->hand->referenced) {
+		c->hand->referenced = false;
+		c->hand = c->hand->next;
+	}
+	c->stats.evictions++;
+	unlink_entry(c, c->hand);
+}
+
+static struct cache_entry *insert(struct cache *c, const struct packet_query *q, size_t rec_len,
+				  size_t nttl, uint64_t now_ms)
+{
+	size_t bytes = sizeof(struct cache_entry) + q->qname_len + rec_len + nttl * 6;
+	uint32_t h = key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do);
+	struct cache_entry *e = find(c, q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do, h);
+
+	if (e != NULL)
+		unlink_entry(c, e);
+	if (bytes > c->max_bytes / 8)
+		return NULL; /* one answer may not take a large part of the cache */
+	while (c->hand != NULL && c->bytes + bytes > c->max_bytes)
+		evict_one(c);
+	if (c->bytes + bytes > c->max_bytes)
+		return NULL;
+	e = malloc(bytes);
+	if (e == NULL)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->hash = h;
+	e->qtype = q->qtype;
+	e->qclass = q->qclass;
+	e->do_bit = q->edns_do;
+	e->stored_ms = now_ms;
+	e->bytes = bytes;
+	e->qname_len = (uint16_t)q->qname_len;
+	e->rec_len = (uint16_t)rec_len;
+	e->nttl = (uint16_t)nttl;
+	memcpy(entry_qname(e), q->qname, q->qname_len);
+	e->hnext = c->table[h & c->mask];
+	c->table[h & c->mask] = e;
+	if (c->hand == NULL) {
+		e->prev = e->next = e;
+		c->hand = e;
+	} else {
+		/* New entries go just behind the hand: the last to be considered. */
+		e->next = c->hand;
+		e->prev = c->hand->prev;
+		c->hand->prev->next = e;
+		c->hand->prev = e;
+	}
+	c->bytes += bytes;
+	c->stats.entries++;
+	c->stats.inserts++;
+	return e;
+}
+
+static bool skip_name(const uint8_t *m, size_t len, size_t *pos)
+{
+	size_t p = *pos;
+
+	for (;;) {
+		if (p >= len)
+			return false;
+		if (m[p] == 0) {
+			*pos = p + 1;
+			return true;
+		}
+		if ((m[p] & 0xc0) == 0xc0) {
+			if (p + 2 > len)
+				return false;
+			*pos = p + 2;
+			return true;
+		}
+		if (m[p] > 63)
+			return false;
+		p += 1 + (size_t)m[p];
+	}
+}
+
+static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+const struct cache_entry *cache_store(struct cache *c, const struct packet_query *q,
+				      const uint8_t *msg, size_t len, uint64_t now_ms,
+				      const struct cache_policy *policy, bool *malformed)
+{
+	uint16_t offs[MAX_TTL_FIELDS];
+	uint32_t ttls[MAX_TTL_FIELDS];
+	unsigned counts[3], rcode;
+	size_t pos = q->question_end, rec_end = 0, nttl = 0;
+	uint32_t min_ttl = UINT32_MAX, neg_ttl = UINT32_MAX;
+	bool have_opt = false;
+	struct cache_entry *e;
+	uint32_t ttl;
+
+	*malformed = true;
+	if (len < pos || len > 65535)
+		return NULL;
+	counts[0] = dns_get16(msg + 6);
+	counts[1] = dns_get16(msg + 8);
+	counts[2] = dns_get16(msg + 10);
+	rcode = dns_get16(msg + 2) & 0xf;
+	for (unsigned s = 0; s < 3; s++) {
+		for (unsigned i = 0; i < counts[s]; i++) {
+			size_t start = pos;
+			uint16_t type, rdlen;
+			uint32_t rttl;
+			if (have_opt || !skip_name(msg, len, &pos) || pos + 10 > len)
+				return NULL;
+			type = dns_get16(msg + pos);
+			rttl = dns_get32(msg + pos + 4);
+			rdlen = dns_get16(msg + pos + 8);
+			if (pos + 10 + rdlen > len)
+				return NULL;
+			if (type == DNS_TYPE_OPT) {
+				/* Ours replaces it; it must come last to be cut off cleanly. */
+				if (s != 2 || msg[start] != 0)
+					return NULL;
+				have_opt = true;
+				rec_end = start;
+				pos += 10 + rdlen;
+				continue;
+			}
+			if (rttl > 0x7fffffff)
+				rttl = 0; /* RFC 2181 8 */
+			if (nttl >= MAX_TTL_FIELDS)
+				return NULL;
+			offs[nttl] = (uint16_t)(pos + 4 - q->question_end);
+			ttls[nttl++] = rttl;
+			if (s < 2 && rttl < min_ttl)
+				min_ttl = rttl;
+			if (s == 1 && type == DNS_TYPE_SOA && rdlen >= 22) {
+				uint32_t minimum = dns_get32(msg + pos + 10 + rdlen - 4);
+				neg_ttl = rttl < minimum ? rttl : minimum;
+			}
+			pos += 10 + rdlen;
+		}
+	}
+	if (!have_opt)
+		rec_end = pos;
+	*malformed = false;
+
+	if (rcode == DNS_RCODE_NXDOMAIN || (rcode == DNS_RCODE_NOERROR && counts[0] == 0)) {
+		/* RFC 2308 5: negative answers live as long as their SOA says. */
+		if (neg_ttl == UINT32_MAX) {
+			c->stats.uncachable++;
+			return NULL;
+		}
+		ttl = neg_ttl < min_ttl ? neg_ttl : min_ttl;
+		ttl = ttl > policy->max_negative_ttl ? policy->max_negative_ttl : ttl;
+	} else if (rcode == DNS_RCODE_NOERROR) {
+		ttl = clamp(min_ttl, policy->min_ttl, policy->max_ttl);
+	} else {
+		c->stats.uncachable++;
+		return NULL;
+	}
+	if (ttl == 0) {
+		c->stats.uncachable++;
+		return NULL;
+	}
+	e = insert(c, q, rec_end - q->question_end, nttl, now_ms);
+	if (e == NULL) {
+		c->stats.uncachable++;
+		return NULL;
+	}
+	e->ttl = ttl;
+	e->rcode = (uint8_t)rcode;
+	e->hdr_flags = dns_get16(msg + 2) & (DNS_FLAG_AA | DNS_FLAG_AD);
+	e->counts[0] = (uint16_t)counts[0];
+	e->counts[1] = (uint16_t)counts[1];
+	e->counts[2] = (uint16_t)(counts[2] - (have_opt ? 1 : 0));
+	memcpy(e->data + e->qname_len, msg + q->question_end, e->rec_len);
+	for (size_t i = 0; i < nttl; i++) {
+		uint8_t *p = e->data + e->qname_len + e->rec_len + 2 * i;
+		p[0] = (uint8_t)offs[i];
+		p[1] = (uint8_t)(offs[i] >> 8);
+		memcpy(e->data + e->qname_len + e->rec_len + 2 * nttl + 4 * i, &ttls[i], 4);
+	}
+	return e;
+}
+
+void cache_store_servfail(struct cache *c, const struct packet_query *q, uint64_t now_ms,
+			  const struct cache_policy *policy)
+{
+	struct cache_entry *e;
+
+	if (policy->servfail_ttl == 0)
+		return;
+	e = insert(c, q, 0, 0, now_ms);
+	if (e == NULL)
+		return;
+	e->ttl = policy->servfail_ttl;
+	e->rcode = DNS_RCODE_SERVFAIL;
+	/* A stored failure is never served as stale data. */
+	e->prefetched = true;
+}
+
+size_t cache_render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
+		    size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size)
+{
+	size_t pos = q->question_end, opt = q->edns ? 11 : 0;
+	uint32_t elapsed = now_ms > e->stored_ms ? (uint32_t)((now_ms - e->stored_ms) / 1000) : 0;
+	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA | (uint16_t)(q->opcode << 11) | e->rcode;
+	bool fits;
+
+	if (budget > cap)
+		budget = cap;
+	fits = pos + e->rec_len + opt <= budget;
+	flags |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD);
+	/* RFC 6840 5.8: AD only for clients that asked for it (AD or DO). */
+	if ((e->hdr_flags & DNS_FLAG_AD) && (q->edns_do || (q->flags & DNS_FLAG_AD)))
+		flags |= DNS_FLAG_AD;
+	if (!fits)
+		flags |= DNS_FLAG_TC;
+	dns_put16(buf, q->id);
+	dns_put16(buf + 2, flags);
+	dns_put16(buf + 4, 1);
+	dns_put16(buf + 6, fits ? e->counts[0] : 0);
+	dns_put16(buf + 8, fits ? e->counts[1] : 0);
+	dns_put16(buf + 10, (uint16_t)((fits ? e->counts[2] : 0) + (q->edns ? 1 : 0)));
+	if (fits) {
+		memcpy(buf + pos, entry_records(e), e->rec_len);
+		for (size_t i = 0; i < e->nttl; i++) {
+			uint32_t orig = entry_ttl_orig(e, i);
+			uint32_t ttl = stale            ? STALE_TTL_SECONDS
+				       : orig > elapsed ? orig - elapsed
+							: 0;
+			dns_put32(buf + pos + entry_ttl_off(e, i), ttl);
+		}
+		pos += e->rec_len;
+	}
+	if (q->edns) {
+		buf[pos] = 0;
+		dns_put16(buf + pos + 1, DNS_TYPE_OPT);
+		dns_put16(buf + pos + 3, edns_size);
+		dns_put32(buf + pos + 5, q->edns_do ? DNS_EDNS_DO : 0);
+		dns_put16(buf + pos + 9, 0);
+		pos += 11;
+	}
+	return pos;
+}
+
+bool cache_wants_prefetch(struct cache_entry *e, uint64_t now_ms)
+{
+	uint64_t exp = expiry_ms(e);
+
+	if (e->prefetched || e->ttl < 10 || now_ms >= exp)
+		return false;
+	if ((exp - now_ms) * 10 > (uint64_t)e->ttl * 1000)
+		return false;
+	e->prefetched = true;
+	return true;
+}
+
+unsigned cache_entry_rcode(const struct cache_entry *e)
+{
+	return e->rcode;
+}
+
+void cache_get_stats(const struct cache *c, struct cache_stats *out)
+{
+	*out = c->stats;
+	out->bytes = c->bytes;
+}
