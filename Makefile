@@ -2,7 +2,7 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := ldns libevent libevent_pthreads inih liburcu
+PKGS      := ldns libevent libevent_pthreads libevent_openssl openssl inih liburcu
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
@@ -15,11 +15,12 @@ PREFIX    ?= /usr/local
 
 CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c
 ZONES_SRC := zones/zone.c zones/zonedb.c
-RES_SRC   := resolver/cache.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
-             resolver/tcp.c resolver/udp.c
-LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC)
+RES_SRC   := resolver/cache.c resolver/dot.c resolver/forward.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
+             resolver/tcp.c resolver/udp.c resolver/worker.c
+SYNC_SRC  := sync/sigv4.c
+LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC) $(SYNC_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-UNIT_TESTS := packet netaddr config zone query
+UNIT_TESTS := packet netaddr config zone query sigv4
 UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
 
 .PHONY: all run test check unit system diff fuzz fuzz-replay asan format format-check bench \
@@ -66,6 +67,8 @@ check: all $(UNIT_BIN) $(BIN)/fuzz-replay
 	tests/run-unit.sh $(UNIT_BIN)
 	$(BIN)/fuzz-replay tests/fuzz/corpus
 	/usr/bin/python3 tests/system/test_system.py --vpcdnsd $(BIN)/vpcdnsd
+	/usr/bin/python3 tests/system/test_dot.py --vpcdnsd $(BIN)/vpcdnsd
+	/usr/bin/python3 tests/system/test_forward.py --vpcdnsd $(BIN)/vpcdnsd
 	@if [ -z "$(SKIP_DIFF)" ]; then \
 	  /usr/bin/python3 tests/diff/diff_test.py --vpcdnsd $(BIN)/vpcdnsd; fi
 

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang clang-format libldns-dev libevent-dev libssl-dev
 libinih-dev libcmocka-dev liburcu-dev libcurl4-openssl-dev libexpat1-dev
-bind9-dnsutils knot-dnsutils python3-dnspython nsd knot iproute2"
+bind9-dnsutils knot-dnsutils python3-dnspython nsd knot unbound dnsmasq-base iproute2 openssl"
 
 missing=""
 for p in $PACKAGES; do
@@ -40,7 +40,7 @@ apt-get install -y -qq --no-install-recommends $missing
 
 # Where systemd runs, keep the reference servers from starting at boot too.
 if [ -d /run/systemd/system ]; then
-	for svc in nsd knot; do
+	for svc in nsd knot unbound; do
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	done
 fi

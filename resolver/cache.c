@@ -1,5 +1,6 @@
 #include "resolver/cache.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,12 +30,24 @@ struct cache_entry {
 	uint8_t data[];
 };
 
-struct cache {
+/*
+ * The cache is split into shards by hash, each with its own lock, table, CLOCK
+ * ring and share of the budget: workers on different shards never meet, and
+ * a lookup holds one uncontended lock for the time of a memcpy.
+ */
+struct shard {
+	pthread_mutex_t lock;
 	struct cache_entry **table;
 	size_t mask;
 	struct cache_entry *hand;
 	size_t bytes, max_bytes;
 	struct cache_stats stats;
+};
+
+#define NSHARDS 64
+
+struct cache {
+	struct shard shards[NSHARDS];
 };
 
 static inline uint8_t *entry_qname(struct cache_entry *e)
@@ -61,28 +74,47 @@ static inline uint32_t entry_ttl_orig(const struct cache_entry *e, size_t i)
 	return v;
 }
 
+static int shard_init(struct shard *c, size_t max_bytes)
+{
+	size_t buckets = 64;
+
+	/* About one bucket per 256 bytes of budget; the table counts against the budget. */
+	while (buckets < max_bytes / 256 && buckets < ((size_t)1 << 22))
+		buckets *= 2;
+	c->table = calloc(buckets, sizeof(*c->table));
+	if (c->table == NULL)
+		return -1;
+	pthread_mutex_init(&c->lock, NULL);
+	c->mask = buckets - 1;
+	c->bytes = buckets * sizeof(*c->table);
+	c->max_bytes = max_bytes;
+	return 0;
+}
+
 struct cache *cache_new(size_t max_bytes)
 {
 	struct cache *c = calloc(1, sizeof(*c));
-	size_t buckets = 1024;
 
 	if (c == NULL)
 		return NULL;
-	/* About one bucket per 256 bytes of budget; the table counts against the budget. */
-	while (buckets < max_bytes / 256 && buckets < ((size_t)1 << 24))
-		buckets *= 2;
-	c->table = calloc(buckets, sizeof(*c->table));
-	if (c->table == NULL) {
-		free(c);
-		return NULL;
+	for (size_t i = 0; i < NSHARDS; i++) {
+		if (shard_init(&c->shards[i], max_bytes / NSHARDS) < 0) {
+			for (size_t j = 0; j < i; j++)
+				free(c->shards[j].table);
+			free(c);
+			return NULL;
+		}
 	}
-	c->mask = buckets - 1;
-	c->bytes = buckets * sizeof(*c->table) + sizeof(*c);
-	c->max_bytes = max_bytes;
 	return c;
 }
 
-static void unlink_entry(struct cache *c, struct cache_entry *e)
+static struct shard *shard_of(struct cache *c, uint32_t h)
+{
+	/* The table index uses the low bits; the shard the high ones. */
+	return &c->shards[h >> 26];
+}
+
+static void unlink_entry(struct shard *c, struct cache_entry *e)
 {
 	struct cache_entry **pp = &c->table[e->hash & c->mask];
 
@@ -106,9 +138,13 @@ void cache_free(struct cache *c)
 {
 	if (c == NULL)
 		return;
-	while (c->hand != NULL)
-		unlink_entry(c, c->hand);
-	free(c->table);
+	for (size_t i = 0; i < NSHARDS; i++) {
+		struct shard *sh = &c->shards[i];
+		while (sh->hand != NULL)
+			unlink_entry(sh, sh->hand);
+		free(sh->table);
+		pthread_mutex_destroy(&sh->lock);
+	}
 	free(c);
 }
 
@@ -122,7 +158,7 @@ static uint32_t key_hash(const uint8_t *qname, size_t len, uint16_t qtype, uint1
 	return (h ^ (uint32_t)do_bit) * 16777619u;
 }
 
-static struct cache_entry *find(struct cache *c, const uint8_t *qname, size_t len, uint16_t qtype,
+static struct cache_entry *find(struct shard *c, const uint8_t *qname, size_t len, uint16_t qtype,
 				uint16_t qclass, bool do_bit, uint32_t h)
 {
 	for (struct cache_entry *e = c->table[h & c->mask]; e != NULL; e = e->hnext)
@@ -138,36 +174,8 @@ static uint64_t expiry_ms(const struct cache_entry *e)
 	return e->stored_ms + (uint64_t)e->ttl * 1000;
 }
 
-enum cache_state cache_lookup(struct cache *c, const uint8_t *qname, size_t qname_len,
-			      uint16_t qtype, uint16_t qclass, bool do_bit, uint64_t now_ms,
-			      uint32_t stale_ttl, struct cache_entry **entry)
-{
-	uint32_t h = key_hash(qname, qname_len, qtype, qclass, do_bit);
-	struct cache_entry *e = find(c, qname, qname_len, qtype, qclass, do_bit, h);
-
-	*entry = e;
-	if (e == NULL) {
-		c->stats.misses++;
-		return CACHE_MISS;
-	}
-	e->referenced = true;
-	if (now_ms < expiry_ms(e)) {
-		c->stats.hits++;
-		return CACHE_FRESH;
-	}
-	/* Past the stale window, or a stored failure: gone. */
-	if (e->rcode == DNS_RCODE_SERVFAIL || now_ms >= expiry_ms(e) + (uint64_t)stale_ttl * 1000) {
-		unlink_entry(c, e);
-		*entry = NULL;
-		c->stats.misses++;
-		return CACHE_MISS;
-	}
-	c->stats.misses++;
-	return CACHE_STALE;
-}
-
 /* CLOCK: entries hit since the hand last passed get a second chance. */
-static void evict_one(struct cache *c)
+static void evict_one(struct shard *c)
 {
 	while (c->hand->referenced) {
 		c->hand->referenced = false;
@@ -177,7 +185,7 @@ static void evict_one(struct cache *c)
 	unlink_entry(c, c->hand);
 }
 
-static struct cache_entry *insert(struct cache *c, const struct packet_query *q, size_t rec_len,
+static struct cache_entry *insert(struct shard *c, const struct packet_query *q, size_t rec_len,
 				  size_t nttl, uint64_t now_ms)
 {
 	size_t bytes = sizeof(struct cache_entry) + q->qname_len + rec_len + nttl * 6;
@@ -252,10 +260,11 @@ static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-const struct cache_entry *cache_store(struct cache *c, const struct packet_query *q,
-				      const uint8_t *msg, size_t len, uint64_t now_ms,
-				      const struct cache_policy *policy, bool *malformed)
+bool cache_store(struct cache *cache, const struct packet_query *q, const uint8_t *msg, size_t len,
+		 uint64_t now_ms, const struct cache_policy *policy, bool *malformed)
 {
+	struct shard *c =
+	    shard_of(cache, key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do));
 	uint16_t offs[MAX_TTL_FIELDS];
 	uint32_t ttls[MAX_TTL_FIELDS];
 	unsigned counts[3], rcode;
@@ -267,7 +276,7 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 
 	*malformed = true;
 	if (len < pos || len > 65535)
-		return NULL;
+		return false;
 	counts[0] = dns_get16(msg + 6);
 	counts[1] = dns_get16(msg + 8);
 	counts[2] = dns_get16(msg + 10);
@@ -278,16 +287,16 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 			uint16_t type, rdlen;
 			uint32_t rttl;
 			if (have_opt || !skip_name(msg, len, &pos) || pos + 10 > len)
-				return NULL;
+				return false;
 			type = dns_get16(msg + pos);
 			rttl = dns_get32(msg + pos + 4);
 			rdlen = dns_get16(msg + pos + 8);
 			if (pos + 10 + rdlen > len)
-				return NULL;
+				return false;
 			if (type == DNS_TYPE_OPT) {
 				/* Ours replaces it; it must come last to be cut off cleanly. */
 				if (s != 2 || msg[start] != 0)
-					return NULL;
+					return false;
 				have_opt = true;
 				rec_end = start;
 				pos += 10 + rdlen;
@@ -296,7 +305,7 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 			if (rttl > 0x7fffffff)
 				rttl = 0; /* RFC 2181 8 */
 			if (nttl >= MAX_TTL_FIELDS)
-				return NULL;
+				return false;
 			offs[nttl] = (uint16_t)(pos + 4 - q->question_end);
 			ttls[nttl++] = rttl;
 			if (s < 2 && rttl < min_ttl)
@@ -312,11 +321,13 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 		rec_end = pos;
 	*malformed = false;
 
+	pthread_mutex_lock(&c->lock);
 	if (rcode == DNS_RCODE_NXDOMAIN || (rcode == DNS_RCODE_NOERROR && counts[0] == 0)) {
 		/* RFC 2308 5: negative answers live as long as their SOA says. */
 		if (neg_ttl == UINT32_MAX) {
 			c->stats.uncachable++;
-			return NULL;
+			pthread_mutex_unlock(&c->lock);
+			return false;
 		}
 		ttl = neg_ttl < min_ttl ? neg_ttl : min_ttl;
 		ttl = ttl > policy->max_negative_ttl ? policy->max_negative_ttl : ttl;
@@ -324,16 +335,30 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 		ttl = clamp(min_ttl, policy->min_ttl, policy->max_ttl);
 	} else {
 		c->stats.uncachable++;
-		return NULL;
+		pthread_mutex_unlock(&c->lock);
+		return false;
 	}
 	if (ttl == 0) {
 		c->stats.uncachable++;
-		return NULL;
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	/*
+	 * The TTLs clients see follow the policy too: each record at most the
+	 * entry's negative TTL (RFC 2308 3: the SOA's TTL is the negative TTL),
+	 * or within min_ttl..max_ttl for a positive answer.
+	 */
+	for (size_t i = 0; i < nttl; i++) {
+		if (rcode == DNS_RCODE_NXDOMAIN || counts[0] == 0)
+			ttls[i] = ttls[i] > ttl ? ttl : ttls[i];
+		else
+			ttls[i] = clamp(ttls[i], policy->min_ttl, policy->max_ttl);
 	}
 	e = insert(c, q, rec_end - q->question_end, nttl, now_ms);
 	if (e == NULL) {
 		c->stats.uncachable++;
-		return NULL;
+		pthread_mutex_unlock(&c->lock);
+		return false;
 	}
 	e->ttl = ttl;
 	e->rcode = (uint8_t)rcode;
@@ -348,27 +373,32 @@ const struct cache_entry *cache_store(struct cache *c, const struct packet_query
 		p[1] = (uint8_t)(offs[i] >> 8);
 		memcpy(e->data + e->qname_len + e->rec_len + 2 * nttl + 4 * i, &ttls[i], 4);
 	}
-	return e;
+	pthread_mutex_unlock(&c->lock);
+	return true;
 }
 
-void cache_store_servfail(struct cache *c, const struct packet_query *q, uint64_t now_ms,
+void cache_store_servfail(struct cache *cache, const struct packet_query *q, uint64_t now_ms,
 			  const struct cache_policy *policy)
 {
+	struct shard *c =
+	    shard_of(cache, key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do));
 	struct cache_entry *e;
 
 	if (policy->servfail_ttl == 0)
 		return;
+	pthread_mutex_lock(&c->lock);
 	e = insert(c, q, 0, 0, now_ms);
-	if (e == NULL)
-		return;
-	e->ttl = policy->servfail_ttl;
-	e->rcode = DNS_RCODE_SERVFAIL;
-	/* A stored failure is never served as stale data. */
-	e->prefetched = true;
+	if (e != NULL) {
+		e->ttl = policy->servfail_ttl;
+		e->rcode = DNS_RCODE_SERVFAIL;
+		/* A stored failure is never served as stale data, nor prefetched. */
+		e->prefetched = true;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
-size_t cache_render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
-		    size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size)
+static size_t render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
+		     size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size)
 {
 	size_t pos = q->question_end, opt = q->edns ? 11 : 0;
 	uint32_t elapsed = now_ms > e->stored_ms ? (uint32_t)((now_ms - e->stored_ms) / 1000) : 0;
@@ -412,7 +442,8 @@ size_t cache_render(const struct cache_entry *e, const struct packet_query *q, u
 	return pos;
 }
 
-bool cache_wants_prefetch(struct cache_entry *e, uint64_t now_ms)
+/* True once, when a fresh entry is in the last tenth of its TTL: time to refresh it. */
+static bool wants_prefetch(struct cache_entry *e, uint64_t now_ms)
 {
 	uint64_t exp = expiry_ms(e);
 
@@ -424,13 +455,155 @@ bool cache_wants_prefetch(struct cache_entry *e, uint64_t now_ms)
 	return true;
 }
 
-unsigned cache_entry_rcode(const struct cache_entry *e)
+static enum cache_state answer(struct cache *cache, const struct packet_query *q, uint8_t *buf,
+			       size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
+			       bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch,
+			       bool count)
 {
-	return e->rcode;
+	uint32_t h = key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do);
+	struct shard *c = shard_of(cache, h);
+	struct cache_entry *e;
+	enum cache_state state = CACHE_MISS;
+
+	*prefetch = false;
+	pthread_mutex_lock(&c->lock);
+	e = find(c, q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do, h);
+	if (e == NULL) {
+		c->stats.misses += count;
+	} else if (now_ms < expiry_ms(e)) {
+		e->referenced = true;
+		c->stats.hits += count;
+		*len = render(e, q, buf, cap, budget, now_ms, false, edns_size);
+		*prefetch = wants_prefetch(e, now_ms);
+		state = CACHE_FRESH;
+	} else if (e->rcode == DNS_RCODE_SERVFAIL ||
+		   now_ms >= expiry_ms(e) + (uint64_t)stale_ttl * 1000) {
+		/* Past the stale window, or a stored failure: gone. */
+		unlink_entry(c, e);
+		c->stats.misses += count;
+	} else {
+		c->stats.misses += count;
+		state = CACHE_STALE;
+		if (allow_stale) {
+			c->stats.stale_hits += count;
+			*len = render(e, q, buf, cap, budget, now_ms, true, edns_size);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return state;
 }
 
-void cache_get_stats(const struct cache *c, struct cache_stats *out)
+enum cache_state cache_answer(struct cache *c, const struct packet_query *q, uint8_t *buf,
+			      size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
+			      bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch)
 {
-	*out = c->stats;
-	out->bytes = c->bytes;
+	return answer(c, q, buf, cap, budget, now_ms, stale_ttl, allow_stale, edns_size, len,
+		      prefetch, true);
+}
+
+enum cache_state cache_answer_quiet(struct cache *c, const struct packet_query *q, uint8_t *buf,
+				    size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
+				    bool allow_stale, uint16_t edns_size, size_t *len)
+{
+	bool prefetch;
+
+	return answer(c, q, buf, cap, budget, now_ms, stale_ttl, allow_stale, edns_size, len,
+		      &prefetch, false);
+}
+
+void cache_get_stats(struct cache *cache, struct cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < NSHARDS; i++) {
+		struct shard *c = &cache->shards[i];
+		pthread_mutex_lock(&c->lock);
+		out->hits += c->stats.hits;
+		out->misses += c->stats.misses;
+		out->stale_hits += c->stats.stale_hits;
+		out->inserts += c->stats.inserts;
+		out->evictions += c->stats.evictions;
+		out->uncachable += c->stats.uncachable;
+		out->entries += c->stats.entries;
+		out->bytes += c->bytes;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+size_t cache_render_raw(const struct packet_query *q, const uint8_t *msg, size_t len, uint8_t *buf,
+			size_t cap, size_t budget, uint16_t edns_size)
+{
+	struct cache_entry e;
+	unsigned counts[3];
+	size_t pos = q->question_end, rec_end;
+	bool have_opt = false;
+
+	/* The same walk as cache_store, to find where the OPT record starts. */
+	memset(&e, 0, sizeof(e));
+	if (len < pos)
+		return packet_error_reply(buf, cap, q, DNS_RCODE_SERVFAIL, edns_size);
+	counts[0] = dns_get16(msg + 6);
+	counts[1] = dns_get16(msg + 8);
+	counts[2] = dns_get16(msg + 10);
+	rec_end = len;
+	for (unsigned s = 0; s < 3 && !have_opt; s++) {
+		for (unsigned i = 0; i < counts[s]; i++) {
+			size_t start = pos;
+			if (!skip_name(msg, len, &pos) || pos + 10 > len ||
+			    pos + 10 + dns_get16(msg + pos + 8) > len)
+				return packet_error_reply(buf, cap, q, DNS_RCODE_SERVFAIL,
+							  edns_size);
+			if (dns_get16(msg + pos) == DNS_TYPE_OPT) {
+				have_opt = true;
+				rec_end = start;
+				break;
+			}
+			pos += 10 + dns_get16(msg + pos + 8);
+		}
+	}
+	if (!have_opt)
+		rec_end = pos;
+	e.rcode = (uint8_t)(msg[3] & 0xf);
+	e.hdr_flags = dns_get16(msg + 2) & DNS_FLAG_AD;
+	e.counts[0] = (uint16_t)counts[0];
+	e.counts[1] = (uint16_t)counts[1];
+	e.counts[2] = (uint16_t)(counts[2] - (have_opt ? 1 : 0));
+
+	if (rec_end - q->question_end > UINT16_MAX ||
+	    q->question_end + (rec_end - q->question_end) + 11 > cap)
+		return packet_error_reply(buf, cap, q, DNS_RCODE_SERVFAIL, edns_size);
+	e.rec_len = (uint16_t)(rec_end - q->question_end);
+	/* Records are copied from msg; render them like an entry with no TTL to patch. */
+	{
+		size_t opt = q->edns ? 11 : 0;
+		uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA | (uint16_t)(q->opcode << 11) | e.rcode;
+		bool fits;
+		if (budget > cap)
+			budget = cap;
+		fits = q->question_end + e.rec_len + opt <= budget;
+		flags |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD);
+		if ((e.hdr_flags & DNS_FLAG_AD) && (q->edns_do || (q->flags & DNS_FLAG_AD)))
+			flags |= DNS_FLAG_AD;
+		if (!fits)
+			flags |= DNS_FLAG_TC;
+		pos = q->question_end;
+		dns_put16(buf, q->id);
+		dns_put16(buf + 2, flags);
+		dns_put16(buf + 4, 1);
+		dns_put16(buf + 6, fits ? e.counts[0] : 0);
+		dns_put16(buf + 8, fits ? e.counts[1] : 0);
+		dns_put16(buf + 10, (uint16_t)((fits ? e.counts[2] : 0) + (q->edns ? 1 : 0)));
+		if (fits) {
+			memmove(buf + pos, msg + q->question_end, e.rec_len);
+			pos += e.rec_len;
+		}
+		if (q->edns) {
+			buf[pos] = 0;
+			dns_put16(buf + pos + 1, DNS_TYPE_OPT);
+			dns_put16(buf + pos + 3, edns_size);
+			dns_put32(buf + pos + 5, q->edns_do ? DNS_EDNS_DO : 0);
+			dns_put16(buf + pos + 9, 0);
+			pos += 11;
+		}
+	}
+	return pos;
 }

@@ -1,11 +1,12 @@
 /*
- * cache: answers from upstream resolvers, kept per worker (no locks).
+ * cache: answers from upstream resolvers, shared by the workers.
  *
  * An entry is the upstream reply as it came on the wire, less its header,
  * question and OPT record, with the offset of every TTL noted. A hit is
  * rendered by copying the records after the client's own question (same
  * length, so compression pointers stay valid), patching the TTLs by the time
- * spent in the cache and appending our OPT: no allocation on the hit path.
+ * spent in the cache and appending our OPT: no allocation on the hit path. The
+ * cache is sharded by hash with a lock per shard: no global lock.
  *
  * TTLs follow RFC 2308 for negative answers (SOA in the authority section)
  * and are clamped by the [cache] policy. Memory is bounded in bytes; CLOCK
@@ -46,41 +47,39 @@ enum cache_state {
 };
 
 /*
- * Looks up (qname, qtype, qclass, DO). qname is lower-cased wire. Entries
- * expired more than stale_ttl seconds ago are dropped. The entry
- * stays valid until the next cache_store or cache_free in this worker.
+ * Looks up the question of q (lower-cased qname, qtype, qclass, DO) and, when
+ * fresh, writes it as the reply to q into buf over the query (question kept
+ * as sent); *len is its length. budget is the client's size limit: a reply
+ * over it has TC=1 and no records. A stale entry (expired less than stale_ttl
+ * seconds ago) is rendered only with allow_stale, its TTLs 30 s (RFC 8767 4).
+ * *prefetch is set once when a fresh entry is in the last tenth of its TTL.
  */
-enum cache_state cache_lookup(struct cache *c, const uint8_t *qname, size_t qname_len,
-			      uint16_t qtype, uint16_t qclass, bool do_bit, uint64_t now_ms,
-			      uint32_t stale_ttl, struct cache_entry **entry);
+enum cache_state cache_answer(struct cache *c, const struct packet_query *q, uint8_t *buf,
+			      size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
+			      bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch);
+
+/* As cache_answer, for the forwarder's own use: not counted as a client's hit or miss. */
+enum cache_state cache_answer_quiet(struct cache *c, const struct packet_query *q, uint8_t *buf,
+				    size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
+				    bool allow_stale, uint16_t edns_size, size_t *len);
 
 /*
  * Stores the upstream reply msg (len bytes) to the question of q. Returns
- * the entry, or NULL when the reply is not cacheable (its TTL is then 0) or
- * malformed (*malformed set: do not pass it on).
+ * false when the reply is not cached: not cacheable (TTL 0, no SOA for a
+ * negative answer, an rcode other than NOERROR/NXDOMAIN), no room, or
+ * malformed (*malformed set: do not pass it on either).
  */
-const struct cache_entry *cache_store(struct cache *c, const struct packet_query *q,
-				      const uint8_t *msg, size_t len, uint64_t now_ms,
-				      const struct cache_policy *policy, bool *malformed);
+bool cache_store(struct cache *c, const struct packet_query *q, const uint8_t *msg, size_t len,
+		 uint64_t now_ms, const struct cache_policy *policy, bool *malformed);
 
 /* Stores a SERVFAIL for the question of q for policy->servfail_ttl (RFC 2308 7.1). */
 void cache_store_servfail(struct cache *c, const struct packet_query *q, uint64_t now_ms,
 			  const struct cache_policy *policy);
 
-/*
- * Writes the entry as the reply to q into buf, over the query (question kept
- * as sent). budget is the client's size limit; a reply over it has TC=1 and
- * no records. stale: TTLs of 30 s (RFC 8767 4). Returns the length.
- */
-size_t cache_render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
-		    size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size);
+/* Renders an upstream reply that was not cached, as cache_answer would. */
+size_t cache_render_raw(const struct packet_query *q, const uint8_t *msg, size_t len, uint8_t *buf,
+			size_t cap, size_t budget, uint16_t edns_size);
 
-/* True once, when a fresh entry is in the last tenth of its TTL: time to refresh it. */
-bool cache_wants_prefetch(struct cache_entry *e, uint64_t now_ms);
-
-/* Upstream rcode of the entry. */
-unsigned cache_entry_rcode(const struct cache_entry *e);
-
-void cache_get_stats(const struct cache *c, struct cache_stats *out);
+void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "conf/config.h"
 #include "conf/log.h"
+#include "resolver/forward.h"
 #include "resolver/server.h"
 #include "zones/zonedb.h"
 
@@ -62,6 +63,13 @@ static struct view *view_load(const char *path, const struct view *old, char *er
 		free(v);
 		return NULL;
 	}
+	if (v->config->recursion && v->config->nforwards > 0) {
+		v->forwards = forward_table_build(v->config, err, errlen);
+		if (v->forwards == NULL) {
+			view_free(v);
+			return NULL;
+		}
+	}
 	if (v->config->identity[0] != '\0')
 		snprintf(v->identity, sizeof(v->identity), "%s", v->config->identity);
 	else if (gethostname(v->identity, sizeof(v->identity) - 1) < 0)
@@ -71,14 +79,22 @@ static struct view *view_load(const char *path, const struct view *old, char *er
 
 static void print_summary(const struct view *v)
 {
-	size_t records = 0;
+	size_t records = 0, zones = 0, local = 0;
 
-	for (size_t i = 0; i < zonedb_count(v->zones); i++)
+	for (size_t i = 0; i < zonedb_count(v->zones); i++) {
+		if (zonedb_entry(v->zones, i)->local) {
+			local++;
+			continue;
+		}
+		zones++;
 		records += zone_record_count(zonedb_entry(v->zones, i)->zone);
+	}
 	printf("%s: ok: %zu zones, %zu records, %zu listeners, %u workers\n", v->config->path,
-	       zonedb_count(v->zones), records, v->config->nlisten, v->config->workers);
+	       zones, records, v->config->nlisten, v->config->workers);
 	for (size_t i = 0; i < zonedb_count(v->zones); i++) {
 		const struct zone *z = zonedb_entry(v->zones, i)->zone;
+		if (zonedb_entry(v->zones, i)->local)
+			continue;
 		printf("zone %s: serial %u, %zu records%s%s\n", zone_name(z), zone_serial(z),
 		       zone_record_count(z), zone_file(z) ? ", file " : " (synthesized)",
 		       zone_file(z) ? zone_file(z) : "");
@@ -88,6 +104,13 @@ static void print_summary(const struct view *v)
 		netaddr_format(&v->config->listen[i], buf, sizeof(buf));
 		printf("listen %s udp+tcp\n", buf);
 	}
+	for (size_t i = 0; i < v->config->nforwards; i++) {
+		const struct config_forward *f = &v->config->forwards[i];
+		printf("forward %s: %zu upstreams, policy %s%s\n", f->name, f->nupstreams,
+		       f->policy, v->config->recursion ? "" : " (recursion = no: unused)");
+	}
+	if (local > 0)
+		printf("local zones: %zu private reverse zones answered here (RFC 6303)\n", local);
 }
 
 static int drop_privileges(const char *user)
@@ -112,7 +135,17 @@ static int drop_privileges(const char *user)
 struct daemon_state {
 	const char *path;
 	struct event_base *base;
+	struct server *server;
 };
+
+static void on_stats(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	(void)sig;
+	(void)what;
+	server_log_stats(d->server);
+}
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -160,7 +193,7 @@ int main(int argc, char **argv)
 	struct daemon_state d;
 	struct server *server;
 	struct view *view;
-	struct event *ev_hup, *ev_term, *ev_int;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "c:tdVh")) != -1) {
@@ -214,12 +247,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.path = path;
+	d.server = server;
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatalx("event loop: cannot create");
 	ev_hup = evsignal_new(d.base, SIGHUP, on_reload, &d);
 	ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	ev_usr1 = evsignal_new(d.base, SIGUSR1, on_stats, &d);
+	evsignal_add(ev_usr1, NULL);
 	evsignal_add(ev_hup, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
@@ -234,6 +270,7 @@ int main(int argc, char **argv)
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_usr1);
 	event_base_free(d.base);
 	server_free(server);
 	log_info("stopped");

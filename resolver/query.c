@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "resolver/answer.h"
+#include "resolver/cache.h"
+#include "resolver/forward.h"
 #include "resolver/packet.h"
 #include "zones/dns.h"
 
@@ -65,16 +67,55 @@ static enum query_fate reply_error(const struct view *v, uint8_t *buf, size_t ca
 	return QUERY_ANSWERED;
 }
 
+/* RA: this server recurses for the client (RFC 1035 4.1.1). */
+static void set_ra(uint8_t *buf)
+{
+	buf[3] |= DNS_FLAG_RA & 0xff;
+}
+
+static unsigned zone_labels(const struct zonedb_entry *e)
+{
+	unsigned n = 0;
+
+	for (size_t p = 0; e->apex[p] != 0; p += 1 + e->apex[p])
+		n++;
+	return n;
+}
+
+/*
+ * A name goes upstream when a forward rule is more specific than any zone we
+ * serve; the default rule (".") only takes names outside every zone.
+ */
+static const struct forward_rule *route(const struct view *v, const struct packet_query *q,
+					const struct zonedb_entry *entry)
+{
+	const struct forward_rule *rule;
+
+	if (v->forwards == NULL)
+		return NULL;
+	rule =
+	    forward_table_find(v->forwards, q->qname, q->qname_len, q->label_off, q->qname_labels);
+	if (rule == NULL)
+		return NULL;
+	if (entry == NULL || (!rule->is_default && rule->labels > zone_labels(entry)))
+		return rule;
+	return NULL;
+}
+
 enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, size_t cap,
 			      const struct query_source *src, size_t *reply_len,
-			      struct query_stats *stats)
+			      struct query_stats *stats, struct query_forward *fwd)
 {
 	struct packet_query q;
 	struct packet_writer w;
 	struct answer ans;
 	const struct zonedb_entry *entry;
+	const struct forward_rule *rule;
+	bool ra;
 	size_t budget;
 
+	if (fwd != NULL)
+		fwd->prefetch = false;
 	stats->queries++;
 	switch (packet_parse(buf, len, &q)) {
 	case PACKET_DROP:
@@ -115,9 +156,34 @@ enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, si
 		break;
 	}
 	entry = zonedb_find(v->zones, q.qname, q.qname_len, q.label_off, q.qname_labels);
+	ra = fwd != NULL && v->forwards != NULL;
+	rule = ra ? route(v, &q, entry) : NULL;
+	if (rule != NULL) {
+		bool prefetch;
+		if (src->cache != NULL &&
+		    cache_answer(src->cache, &q, buf, cap, budget, src->now_ms,
+				 v->config->serve_stale ? v->config->stale_ttl : 0, false,
+				 (uint16_t)v->config->edns_udp_size, reply_len,
+				 &prefetch) == CACHE_FRESH) {
+			/* The hit path: the stored answer rewritten over the query. */
+			stats->cache_hits++;
+			if (prefetch && v->config->prefetch) {
+				fwd->q = q;
+				fwd->rule = rule;
+				fwd->prefetch = true;
+			}
+			return QUERY_ANSWERED;
+		}
+		fwd->q = q;
+		fwd->rule = rule;
+		return QUERY_FORWARD;
+	}
 	if (entry == NULL || (entry->allow != NULL && !acl_match(entry->allow, src->addr))) {
 		stats->refused++;
-		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		if (ra)
+			set_ra(buf);
+		return QUERY_ANSWERED;
 	}
 	packet_writer_init(&w, buf, cap, budget, &q);
 	answer_zone(entry, &q, src->addr, src->tcp, &w, &ans);
@@ -125,6 +191,7 @@ enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, si
 		stats->truncated++;
 	if (ans.rcode == DNS_RCODE_NXDOMAIN)
 		stats->nxdomain++;
-	*reply_len = packet_finish(&w, &q, ans.rcode, ans.flags, v->config->edns_udp_size);
+	*reply_len = packet_finish(&w, &q, ans.rcode, ans.flags | (ra ? DNS_FLAG_RA : 0),
+				   v->config->edns_udp_size);
 	return QUERY_ANSWERED;
 }

@@ -15,18 +15,32 @@
 #include <sys/socket.h>
 
 #include "conf/config.h"
+#include "resolver/packet.h"
 #include "zones/zonedb.h"
 
-/* What the workers read: one config and the zones built from it, swapped as one. */
+struct cache;
+struct forward_table;
+struct forward_rule;
+
+/* What the workers read: one config and what was built from it, swapped as one. */
 struct view {
 	struct config *config;
 	struct zonedb *zones;
+	struct forward_table *forwards; /* NULL when recursion is off */
 	char identity[256];
 };
 
 enum query_fate {
 	QUERY_ANSWERED, /* *reply_len bytes of buf are the reply */
 	QUERY_DROPPED,  /* nothing to send */
+	QUERY_FORWARD,  /* answered later: resolve fwd->q through fwd->rule */
+};
+
+/* Filled by query_process when a query goes (or should go, to refresh) upstream. */
+struct query_forward {
+	struct packet_query q;
+	const struct forward_rule *rule;
+	bool prefetch; /* answered from the cache; refresh the entry in the background */
 };
 
 /* Per-worker counters; only the owning worker writes them. */
@@ -37,19 +51,23 @@ struct query_stats {
 	uint64_t refused;
 	uint64_t nxdomain;
 	uint64_t truncated;
+	uint64_t cache_hits;
 };
 
 struct query_source {
 	const struct sockaddr *addr;
 	bool tcp;
+	struct cache *cache; /* the worker's cache; NULL: none */
+	uint64_t now_ms;
 };
 
 /*
  * Processes the query of len bytes in buf (cap bytes of room) from src and
- * writes the reply over it.
+ * writes the reply over it. fwd NULL: the caller cannot forward, so names
+ * outside our zones are REFUSED as with recursion = no.
  */
 enum query_fate query_process(const struct view *view, uint8_t *buf, size_t len, size_t cap,
 			      const struct query_source *src, size_t *reply_len,
-			      struct query_stats *stats);
+			      struct query_stats *stats, struct query_forward *fwd);
 
 #endif

@@ -5,15 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
 #include <urcu.h>
 
 #include "conf/log.h"
+#include "resolver/cache.h"
+#include "resolver/forward.h"
 #include "resolver/worker.h"
 
 struct server {
+	struct cache *cache;
 	struct worker *workers;
 	unsigned nworkers;
 	size_t nsockets;
@@ -22,6 +26,14 @@ struct server {
 
 /* The one view every worker reads; replaced only by server_publish. */
 static struct view *current_view;
+
+uint64_t worker_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 const struct view *worker_view(void)
 {
@@ -38,6 +50,7 @@ void view_free(struct view *view)
 	if (view == NULL)
 		return;
 	zonedb_free(view->zones);
+	forward_table_free(view->forwards);
 	config_free(view->config);
 	free(view);
 }
@@ -82,7 +95,9 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 	s->nworkers = config->workers;
 	s->nsockets = config->nlisten;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
-	if (s->workers == NULL)
+	/* One cache for all workers, sharded so that they do not wait on each other. */
+	s->cache = cache_new((size_t)config->cache_size);
+	if (s->workers == NULL || s->cache == NULL)
 		goto oom;
 	for (size_t a = 0; a < config->nlisten; a++)
 		if (probe_free(&config->listen[a], SOCK_DGRAM, err, errlen) < 0 ||
@@ -98,8 +113,13 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 		w->tcp_buf = malloc(TCP_BUF_SIZE);
 		w->udp = calloc(s->nsockets, sizeof(*w->udp));
 		w->tcp = calloc(s->nsockets, sizeof(*w->tcp));
+		w->cache = s->cache;
+		w->forwarder = w->base != NULL ? forwarder_new(w->base, w->cache) : NULL;
+		w->now_ms = worker_clock();
+		if (w->base != NULL && worker_mail_init(w, s->workers, s->nworkers) < 0)
+			goto oom;
 		if (w->base == NULL || w->batch == NULL || w->tcp_buf == NULL || w->udp == NULL ||
-		    w->tcp == NULL)
+		    w->tcp == NULL || w->cache == NULL || w->forwarder == NULL)
 			goto oom;
 		for (size_t a = 0; a < s->nsockets; a++)
 			w->udp[a].fd = w->tcp[a].fd = -1;
@@ -135,6 +155,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	rcu_register_thread();
+	worker_set_self(w);
 	event_base_dispatch(w->base);
 	tcp_close_all(w);
 	rcu_unregister_thread();
@@ -173,6 +194,11 @@ void server_free(struct server *s)
 		for (unsigned i = 0; i < s->nworkers; i++)
 			pthread_join(s->workers[i].thread, NULL);
 	}
+	/* Forwarders first: their pending queries post releases to other workers' mailboxes. */
+	for (unsigned i = 0; s->workers != NULL && i < s->nworkers; i++) {
+		forwarder_free(s->workers[i].forwarder);
+		s->workers[i].forwarder = NULL;
+	}
 	for (unsigned i = 0; s->workers != NULL && i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 		for (size_t a = 0; a < w->nsockets; a++) {
@@ -185,6 +211,8 @@ void server_free(struct server *s)
 			if (w->tcp[a].fd >= 0)
 				close(w->tcp[a].fd);
 		}
+		if (w->all != NULL)
+			worker_mail_free(w);
 		if (!s->started)
 			tcp_close_all(w);
 		free(w->udp);
@@ -195,8 +223,54 @@ void server_free(struct server *s)
 			event_base_free(w->base);
 	}
 	free(s->workers);
+	cache_free(s->cache);
 	free(s);
 	view_free(rcu_xchg_pointer(&current_view, NULL));
+}
+
+void server_log_stats(const struct server *s)
+{
+	struct query_stats q;
+	struct forward_stats f, all;
+	struct cache_stats c;
+
+	server_stats(s, &q);
+	memset(&all, 0, sizeof(all));
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		forwarder_get_stats(s->workers[i].forwarder, &f);
+		all.forwarded += f.forwarded;
+		all.coalesced += f.coalesced;
+		all.upstream_sent += f.upstream_sent;
+		all.upstream_tcp += f.upstream_tcp;
+		all.timeouts += f.timeouts;
+		all.spoofed += f.spoofed;
+		all.servfail += f.servfail;
+		all.stale_answers += f.stale_answers;
+		all.over_limit += f.over_limit;
+		all.prefetches += f.prefetches;
+		all.peak_pps += f.peak_pps; /* per worker peaks, summed: an upper bound */
+	}
+	cache_get_stats(s->cache, &c);
+	log_info("stats: queries %llu, dropped %llu, formerr %llu, refused %llu, nxdomain %llu, "
+		 "truncated %llu, cache hits %llu",
+		 (unsigned long long)q.queries, (unsigned long long)q.dropped,
+		 (unsigned long long)q.formerr, (unsigned long long)q.refused,
+		 (unsigned long long)q.nxdomain, (unsigned long long)q.truncated,
+		 (unsigned long long)q.cache_hits);
+	log_info("stats: forwarded %llu, coalesced %llu, upstream packets %llu (tcp %llu, peak "
+		 "%llu/s), timeouts %llu, spoofed %llu, servfail %llu, stale %llu, over limit "
+		 "%llu, prefetches %llu",
+		 (unsigned long long)all.forwarded, (unsigned long long)all.coalesced,
+		 (unsigned long long)all.upstream_sent, (unsigned long long)all.upstream_tcp,
+		 (unsigned long long)all.peak_pps, (unsigned long long)all.timeouts,
+		 (unsigned long long)all.spoofed, (unsigned long long)all.servfail,
+		 (unsigned long long)all.stale_answers, (unsigned long long)all.over_limit,
+		 (unsigned long long)all.prefetches);
+	log_info("stats: cache entries %zu, bytes %zu, hits %llu, misses %llu, stale hits %llu, "
+		 "inserts %llu, evictions %llu, uncachable %llu",
+		 c.entries, c.bytes, (unsigned long long)c.hits, (unsigned long long)c.misses,
+		 (unsigned long long)c.stale_hits, (unsigned long long)c.inserts,
+		 (unsigned long long)c.evictions, (unsigned long long)c.uncachable);
 }
 
 void server_stats(const struct server *s, struct query_stats *out)
@@ -210,5 +284,6 @@ void server_stats(const struct server *s, struct query_stats *out)
 		out->refused += st->refused;
 		out->nxdomain += st->nxdomain;
 		out->truncated += st->truncated;
+		out->cache_hits += st->cache_hits;
 	}
 }

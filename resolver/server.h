@@ -41,4 +41,7 @@ void server_free(struct server *s);
 /* Sums the per-worker counters (approximate while workers run). */
 void server_stats(const struct server *s, struct query_stats *out);
 
+/* Logs the counters of queries, forwarding and the cache (on SIGUSR1). */
+void server_log_stats(const struct server *s);
+
 #endif

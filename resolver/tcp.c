@@ -12,6 +12,7 @@
 #include <urcu.h>
 
 #include "conf/log.h"
+#include "resolver/forward.h"
 #include "resolver/worker.h"
 #include "zones/dns.h"
 
@@ -24,7 +25,9 @@ struct tcp_conn {
 	struct worker *worker;
 	struct sockaddr_storage peer;
 	struct tcp_conn *prev, *next;
-	bool closing; /* peer finished sending: close once the replies are out */
+	bool closing;  /* peer finished sending: close once the replies are out */
+	bool closed;   /* socket gone; the struct waits for forwarded queries to let go */
+	unsigned refs; /* forwarded queries still to answer on this connection */
 };
 
 int tcp_socket_open(const struct netaddr *addr, char *err, size_t errlen)
@@ -83,7 +86,41 @@ static void conn_close(struct tcp_conn *c)
 	list_remove(w, c);
 	w->nconns--;
 	bufferevent_free(c->bev);
-	free(c);
+	c->bev = NULL;
+	c->closed = true;
+	if (c->refs == 0)
+		free(c);
+}
+
+void tcp_conn_hold(struct tcp_conn *c)
+{
+	c->refs++;
+}
+
+void tcp_conn_release(struct tcp_conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	if (c->closed)
+		free(c);
+	else if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_close(c);
+}
+
+bool tcp_conn_closed(const struct tcp_conn *c)
+{
+	return c->closed;
+}
+
+void tcp_conn_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	uint8_t lenbuf[2];
+
+	if (c->closed)
+		return;
+	dns_put16(lenbuf, (uint16_t)len);
+	bufferevent_write(c->bev, lenbuf, 2);
+	bufferevent_write(c->bev, msg, len);
 }
 
 void tcp_close_all(struct worker *w)
@@ -106,7 +143,8 @@ static bool conn_serve(struct tcp_conn *c)
 	while (evbuffer_get_length(out) < TCP_OUTPUT_MAX) {
 		uint8_t lenbuf[2];
 		size_t msglen, reply_len;
-		struct query_source src = {(const struct sockaddr *)&c->peer, true};
+		struct query_source src = {(const struct sockaddr *)&c->peer, true, w->cache,
+					   w->now_ms};
 
 		if (evbuffer_copyout(in, lenbuf, 2) < 2)
 			break;
@@ -120,10 +158,21 @@ static bool conn_serve(struct tcp_conn *c)
 			break;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->tcp_buf + 2, msglen);
-		if (query_process(view, w->tcp_buf + 2, msglen, TCP_BUF_SIZE - 2, &src, &reply_len,
-				  &w->stats) != QUERY_ANSWERED) {
+		struct query_forward fwd;
+		enum query_fate fate = query_process(view, w->tcp_buf + 2, msglen, TCP_BUF_SIZE - 2,
+						     &src, &reply_len, &w->stats, &fwd);
+		if (fate == QUERY_DROPPED) {
 			ok = false; /* garbage: a peer that sends it is not a DNS client */
 			break;
+		}
+		if (fate == QUERY_FORWARD || fwd.prefetch) {
+			struct forward_client client = {
+			    .udp_fd = -1, .conn = fate == QUERY_FORWARD ? c : NULL, .home = w};
+			/* Answered later, in the order upstream answers come (RFC 7766 6.2.1.1). */
+			worker_forward(w, fwd.rule, &fwd.q, w->tcp_buf + 2 + DNS_HEADER_LEN,
+				       fate == QUERY_FORWARD ? &client : NULL);
+			if (fate == QUERY_FORWARD)
+				continue;
 		}
 		dns_put16(w->tcp_buf, (uint16_t)reply_len);
 		evbuffer_add(out, w->tcp_buf, reply_len + 2);
@@ -140,6 +189,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct worker *w = c->worker;
 
 	(void)bev;
+	w->now_ms = worker_clock();
 	/* Most recently active last: the head is the one to close when full. */
 	list_remove(w, c);
 	list_append(w, c);
@@ -152,7 +202,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct tcp_conn *c = arg;
 
 	if (c->closing) {
-		conn_close(c);
+		if (c->refs == 0)
+			conn_close(c);
 		return;
 	}
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
@@ -167,7 +218,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct tcp_conn *c = arg;
 
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+	    (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || c->refs > 0)) {
 		/* The client closed its side after its last query: deliver the replies. */
 		c->closing = true;
 		bufferevent_disable(bev, EV_READ);

@@ -9,7 +9,9 @@
 #include <urcu.h>
 
 #include "conf/log.h"
+#include "resolver/forward.h"
 #include "resolver/worker.h"
+#include "zones/dns.h"
 
 static int set_opt(int fd, int level, int name, int value)
 {
@@ -130,11 +132,15 @@ static int udp_round(struct udp_socket *sock)
 	if (n <= 0)
 		return n;
 
+	w->now_ms = worker_clock();
 	rcu_read_lock();
 	view = worker_view();
 	for (int i = 0; i < n; i++) {
 		struct msghdr *h = &b->in[i].msg_hdr;
-		struct query_source src = {(const struct sockaddr *)&b->addr[i], false};
+		struct query_source src = {(const struct sockaddr *)&b->addr[i], false, w->cache,
+					   w->now_ms};
+		struct query_forward fwd;
+		enum query_fate fate;
 		size_t reply_len;
 
 		/* A datagram larger than our buffer was cut short: not a query we can trust. */
@@ -142,8 +148,25 @@ static int udp_round(struct udp_socket *sock)
 			w->stats.dropped++;
 			continue;
 		}
-		if (query_process(view, b->buf[i], b->in[i].msg_len, UDP_BUF_SIZE, &src, &reply_len,
-				  &w->stats) != QUERY_ANSWERED)
+		fate = query_process(view, b->buf[i], b->in[i].msg_len, UDP_BUF_SIZE, &src,
+				     &reply_len, &w->stats, &fwd);
+		if (fate == QUERY_FORWARD || fwd.prefetch) {
+			struct forward_client client;
+			if (fate == QUERY_FORWARD) {
+				struct msghdr tmp = {.msg_control = client.ctrl,
+						     .msg_controllen = sizeof(client.ctrl)};
+				client.udp_fd = sock->fd;
+				client.conn = NULL;
+				client.home = w;
+				memcpy(&client.addr, &b->addr[i], sizeof(client.addr));
+				client.addr_len = h->msg_namelen;
+				reply_source(h, &tmp, client.ctrl, sizeof(client.ctrl));
+				client.ctrl_len = tmp.msg_controllen;
+			}
+			worker_forward(w, fwd.rule, &fwd.q, b->buf[i] + DNS_HEADER_LEN,
+				       fate == QUERY_FORWARD ? &client : NULL);
+		}
+		if (fate != QUERY_ANSWERED)
 			continue;
 		struct msghdr *o = &b->out[nout].msg_hdr;
 		b->iov[i].iov_len = reply_len;

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "resolver/packet.h"
 #include "resolver/query.h"
 
 #define UDP_BATCH    32
@@ -35,6 +36,9 @@ struct tcp_listener {
 };
 
 struct tcp_conn;
+struct forward_client;
+struct forward_rule;
+struct mail;
 
 /* Receive slots for one recvmmsg/sendmmsg round, allocated once per worker. */
 struct udp_batch {
@@ -62,7 +66,49 @@ struct worker {
 	unsigned max_conns;
 	unsigned idle_timeout;
 	struct query_stats stats;
+	struct cache *cache;
+	struct forwarder *forwarder;
+	uint64_t now_ms; /* monotonic, read once per batch */
+	/* Other workers hand this one work through its mailbox. */
+	struct worker *all;
+	unsigned nworkers;
+	pthread_mutex_t mail_lock;
+	struct mail *mail_head, *mail_tail;
+	struct event mail_ev;
 };
+
+/* Sets up / tears down the mailbox of w (all: every worker, nworkers of them). */
+int worker_mail_init(struct worker *w, struct worker *all, unsigned nworkers);
+void worker_mail_free(struct worker *w);
+
+/* The worker whose thread is running, or NULL on the main thread. */
+struct worker *worker_self(void);
+void worker_set_self(struct worker *w);
+
+/*
+ * Sends a query upstream. Each question belongs to one worker (by hash), so
+ * that identical questions from clients of any worker go upstream once; a
+ * query of another worker's question is handed to it. A TCP client's
+ * connection is held until the answer has been sent.
+ */
+void worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
+		    const uint8_t *question, const struct forward_client *client);
+
+/* Sends a reply to a forwarded query's client, from whichever worker has it. */
+void worker_client_reply(const struct forward_client *c, const uint8_t *msg, size_t len);
+
+/* Lets go of the client of a forwarded query (drops the hold on its TCP connection). */
+void worker_client_release(const struct forward_client *c);
+
+/* Monotonic milliseconds. */
+uint64_t worker_clock(void);
+
+/* A TCP connection outlives its socket while forwarded queries hold it. */
+void tcp_conn_hold(struct tcp_conn *c);
+void tcp_conn_release(struct tcp_conn *c);
+bool tcp_conn_closed(const struct tcp_conn *c);
+/* Sends one length-prefixed reply on the connection (dropped if it is gone). */
+void tcp_conn_reply(struct tcp_conn *c, const uint8_t *msg, size_t len);
 
 /* Creates a bound, non-blocking SO_REUSEPORT socket. fd, or -1 with err. */
 int udp_socket_open(const struct netaddr *addr, char *err, size_t errlen);

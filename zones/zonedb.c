@@ -1,5 +1,6 @@
 #include "zones/zonedb.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,148 @@ static struct zone *reuse_or_load(const struct config_zone *cz, const struct zon
 	return zone_load(cz->name, cz->file, err, errlen);
 }
 
+/*
+ * Locally served zones (RFC 6303 4, RFC 7793): reverse zones of private and
+ * special ranges answered NXDOMAIN here instead of leaking to upstreams.
+ */
+static const char *const local_zones[] = {
+    "10.in-addr.arpa",
+    "16.172.in-addr.arpa",
+    "17.172.in-addr.arpa",
+    "18.172.in-addr.arpa",
+    "19.172.in-addr.arpa",
+    "20.172.in-addr.arpa",
+    "21.172.in-addr.arpa",
+    "22.172.in-addr.arpa",
+    "23.172.in-addr.arpa",
+    "24.172.in-addr.arpa",
+    "25.172.in-addr.arpa",
+    "26.172.in-addr.arpa",
+    "27.172.in-addr.arpa",
+    "28.172.in-addr.arpa",
+    "29.172.in-addr.arpa",
+    "30.172.in-addr.arpa",
+    "31.172.in-addr.arpa",
+    "168.192.in-addr.arpa",
+    "0.in-addr.arpa",
+    "127.in-addr.arpa",
+    "254.169.in-addr.arpa",
+    "2.0.192.in-addr.arpa",
+    "100.51.198.in-addr.arpa",
+    "113.0.203.in-addr.arpa",
+    "255.255.255.255.in-addr.arpa",
+    "64.100.in-addr.arpa",
+    "65.100.in-addr.arpa",
+    "66.100.in-addr.arpa",
+    "67.100.in-addr.arpa",
+    "68.100.in-addr.arpa",
+    "69.100.in-addr.arpa",
+    "70.100.in-addr.arpa",
+    "71.100.in-addr.arpa",
+    "72.100.in-addr.arpa",
+    "73.100.in-addr.arpa",
+    "74.100.in-addr.arpa",
+    "75.100.in-addr.arpa",
+    "76.100.in-addr.arpa",
+    "77.100.in-addr.arpa",
+    "78.100.in-addr.arpa",
+    "79.100.in-addr.arpa",
+    "80.100.in-addr.arpa",
+    "81.100.in-addr.arpa",
+    "82.100.in-addr.arpa",
+    "83.100.in-addr.arpa",
+    "84.100.in-addr.arpa",
+    "85.100.in-addr.arpa",
+    "86.100.in-addr.arpa",
+    "87.100.in-addr.arpa",
+    "88.100.in-addr.arpa",
+    "89.100.in-addr.arpa",
+    "90.100.in-addr.arpa",
+    "91.100.in-addr.arpa",
+    "92.100.in-addr.arpa",
+    "93.100.in-addr.arpa",
+    "94.100.in-addr.arpa",
+    "95.100.in-addr.arpa",
+    "96.100.in-addr.arpa",
+    "97.100.in-addr.arpa",
+    "98.100.in-addr.arpa",
+    "99.100.in-addr.arpa",
+    "100.100.in-addr.arpa",
+    "101.100.in-addr.arpa",
+    "102.100.in-addr.arpa",
+    "103.100.in-addr.arpa",
+    "104.100.in-addr.arpa",
+    "105.100.in-addr.arpa",
+    "106.100.in-addr.arpa",
+    "107.100.in-addr.arpa",
+    "108.100.in-addr.arpa",
+    "109.100.in-addr.arpa",
+    "110.100.in-addr.arpa",
+    "111.100.in-addr.arpa",
+    "112.100.in-addr.arpa",
+    "113.100.in-addr.arpa",
+    "114.100.in-addr.arpa",
+    "115.100.in-addr.arpa",
+    "116.100.in-addr.arpa",
+    "117.100.in-addr.arpa",
+    "118.100.in-addr.arpa",
+    "119.100.in-addr.arpa",
+    "120.100.in-addr.arpa",
+    "121.100.in-addr.arpa",
+    "122.100.in-addr.arpa",
+    "123.100.in-addr.arpa",
+    "124.100.in-addr.arpa",
+    "125.100.in-addr.arpa",
+    "126.100.in-addr.arpa",
+    "127.100.in-addr.arpa",
+    "d.f.ip6.arpa",
+    "8.e.f.ip6.arpa",
+    "9.e.f.ip6.arpa",
+    "a.e.f.ip6.arpa",
+    "b.e.f.ip6.arpa",
+    "8.b.d.0.1.0.0.2.ip6.arpa",
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
+    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
+};
+#define NLOCAL (sizeof(local_zones) / sizeof(local_zones[0]))
+
+/* name is at or below ancestor (both lower case, no trailing dot; "." is the root). */
+static bool covers(const char *ancestor, const char *name)
+{
+	size_t a = strlen(ancestor), n = strlen(name);
+
+	if (strcmp(ancestor, ".") == 0)
+		return true;
+	return n >= a && strcmp(name + n - a, ancestor) == 0 && (n == a || name[n - a - 1] == '.');
+}
+
+/* A local zone stands unless a served zone or an explicit forward rule covers it. */
+static bool local_zone_wanted(const struct config *config, const char *name)
+{
+	for (size_t i = 0; i < config->nzones; i++)
+		if (covers(config->zones[i].name, name))
+			return false;
+	for (size_t i = 0; i < config->nforwards; i++)
+		if (strcmp(config->forwards[i].name, ".") != 0 &&
+		    covers(config->forwards[i].name, name))
+			return false;
+	return true;
+}
+
+static struct zone *build_local(const char *name, char *err, size_t errlen)
+{
+	struct zone_builder *b = zone_builder_new(name);
+	uint8_t apex[DNS_MAX_NAME];
+	size_t len = zone_name_to_wire(name, apex);
+
+	if (b == NULL || len == 0 || add_synth_apex(b, apex, len) < 0) {
+		zone_builder_free(b);
+		snprintf(err, errlen, "zone %s: out of memory", name);
+		return NULL;
+	}
+	return zone_builder_finish(b, err, errlen);
+}
+
 struct zonedb *zonedb_build(const struct config *config, const struct zonedb *old, char *err,
 			    size_t errlen)
 {
@@ -226,11 +369,11 @@ struct zonedb *zonedb_build(const struct config *config, const struct zonedb *ol
 
 	if (db == NULL)
 		goto oom;
-	while (size < config->nzones * 2)
+	while (size < (config->nzones + NLOCAL) * 2)
 		size *= 2;
 	db->table = calloc(size, sizeof(*db->table));
 	db->mask = size - 1;
-	db->entries = calloc(config->nzones + 1, sizeof(*db->entries));
+	db->entries = calloc(config->nzones + NLOCAL + 1, sizeof(*db->entries));
 	if (db->table == NULL || db->entries == NULL)
 		goto oom;
 	db->count = config->nzones;
@@ -260,6 +403,18 @@ struct zonedb *zonedb_build(const struct config *config, const struct zonedb *ol
 		db->entries[i].zone = build_reverse(&config->zones[i], db, err, errlen);
 		if (db->entries[i].zone == NULL)
 			goto fail;
+	}
+	/* A resolver answers private reverse names itself (RFC 6303). */
+	for (size_t i = 0; config->recursion && i < NLOCAL; i++) {
+		struct zonedb_entry *e = &db->entries[db->count];
+		if (!local_zone_wanted(config, local_zones[i]))
+			continue;
+		e->apex_len = zone_name_to_wire(local_zones[i], e->apex);
+		e->local = true;
+		e->zone = build_local(local_zones[i], err, errlen);
+		if (e->zone == NULL)
+			goto fail;
+		db->count++;
 	}
 	for (size_t i = 0; i < db->count; i++) {
 		uint32_t h = dns_name_hash(db->entries[i].apex, db->entries[i].apex_len);

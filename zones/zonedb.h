@@ -11,6 +11,7 @@
 #ifndef ZONES_ZONEDB_H
 #define ZONES_ZONEDB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct zonedb_entry {
 	struct acl *allow; /* NULL: the server-wide allow list alone decides */
 	uint8_t apex[256];
 	size_t apex_len;
+	bool local; /* an RFC 6303 locally served zone, not from the config */
 };
 
 struct zonedb;

@@ -449,7 +449,9 @@ def vpc_server(tmp, port, binary, paths):
     os.makedirs(d)
     conf = os.path.join(d, "vpcdnsd.ini")
     with open(conf, "w") as f:
-        f.write("[server]\nlisten = 127.0.0.1:%d\nworkers = 1\n" % port)
+        # An authoritative-only server, like Knot and NSD: no forwarding (and
+        # so no RA bit), names outside the zones REFUSED.
+        f.write("[server]\nlisten = 127.0.0.1:%d\nworkers = 1\nrecursion = no\n" % port)
         for z, p in paths.items():
             f.write("[zone:%s]\nfile = %s\n" % (z, p))
     return Server("vpcdnsd", [binary, "-c", conf], port,

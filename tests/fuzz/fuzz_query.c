@@ -98,13 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (int tcp = 0; tcp < 2; tcp++) {
 		for (int s = 0; s < 2; s++) {
-			struct query_source src = {sources[s], tcp == 1};
+			struct query_source src = {sources[s], tcp == 1, NULL, 0};
 			size_t cap = tcp ? sizeof(buf) : 4096, reply_len = 0;
 			if (!tcp && size > cap)
 				continue;
 			memcpy(buf, data, size);
-			if (query_process(fuzz_view, buf, size, cap, &src, &reply_len, &stats) ==
-			    QUERY_ANSWERED) {
+			if (query_process(fuzz_view, buf, size, cap, &src, &reply_len, &stats,
+					  NULL) == QUERY_ANSWERED) {
 				/* A reply always has a header and fits where it was written. */
 				if (reply_len < 12 || reply_len > cap)
 					abort();

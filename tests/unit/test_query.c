@@ -221,7 +221,7 @@ static enum query_fate run(const struct ask *a)
 	qs.tcp = a->tcp;
 	query_len = build(a);
 	reply_len = 0;
-	return query_process(&view, buf, query_len, sizeof(buf), &qs, &reply_len, &stats);
+	return query_process(&view, buf, query_len, sizeof(buf), &qs, &reply_len, &stats, NULL);
 }
 
 static ldns_pkt *ask(const struct ask *a)
@@ -832,7 +832,7 @@ static void test_opcode_and_meta(void **state)
 	assert_int_equal(netaddr_parse("127.0.0.1", 1, &src), 0);
 	qs.addr = (const struct sockaddr *)&src.ss;
 	qs.tcp = false;
-	assert_int_equal(query_process(&view, buf, 5, sizeof(buf), &qs, &reply_len, &stats),
+	assert_int_equal(query_process(&view, buf, 5, sizeof(buf), &qs, &reply_len, &stats, NULL),
 			 QUERY_DROPPED);
 }
 

@@ -1,0 +1,230 @@
+/*
+ * worker.c: what workers do for each other. A forwarded question belongs to
+ * the worker its hash picks; the others post it there. Replies for TCP
+ * clients go back to the worker that owns the connection, because a
+ * connection is only ever touched by its own thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <urcu.h>
+
+#include "conf/log.h"
+#include "resolver/forward.h"
+#include "resolver/worker.h"
+#include "zones/dns.h"
+
+enum mail_kind { MAIL_FORWARD, MAIL_TCP_REPLY, MAIL_TCP_RELEASE };
+
+struct mail {
+	struct mail *next;
+	enum mail_kind kind;
+	struct forward_client client;
+	bool has_client;
+	struct packet_query q;
+	uint8_t question[DNS_MAX_NAME + 4];
+	size_t len;
+	uint8_t data[]; /* MAIL_TCP_REPLY: the reply */
+};
+
+static __thread struct worker *self;
+
+static void worker_client_release_now(const struct forward_client *c);
+
+struct worker *worker_self(void)
+{
+	return self;
+}
+
+void worker_set_self(struct worker *w)
+{
+	self = w;
+}
+
+static void post(struct worker *to, struct mail *m)
+{
+	m->next = NULL;
+	pthread_mutex_lock(&to->mail_lock);
+	if (to->mail_tail != NULL)
+		to->mail_tail->next = m;
+	else
+		to->mail_head = m;
+	to->mail_tail = m;
+	pthread_mutex_unlock(&to->mail_lock);
+	/* Thread-safe with evthread_use_pthreads: wakes the owner's loop. */
+	event_active(&to->mail_ev, EV_READ, 0);
+}
+
+static void deliver(struct worker *w, struct mail *m)
+{
+	switch (m->kind) {
+	case MAIL_FORWARD: {
+		const struct view *v = worker_view();
+		const struct forward_rule *rule =
+		    v->forwards != NULL
+			? forward_table_find(v->forwards, m->q.qname, m->q.qname_len,
+					     m->q.label_off, m->q.qname_labels)
+			: NULL;
+		if (rule == NULL) {
+			/* Recursion was switched off by a reload meanwhile. */
+			if (m->has_client) {
+				size_t len;
+				uint8_t buf[DNS_HEADER_LEN + DNS_MAX_NAME + 4 + 11];
+				memcpy(buf + DNS_HEADER_LEN, m->question,
+				       m->q.question_end - DNS_HEADER_LEN);
+				len = packet_error_reply(buf, sizeof(buf), &m->q, DNS_RCODE_REFUSED,
+							 (uint16_t)v->config->edns_udp_size);
+				worker_client_reply(&m->client, buf, len);
+				worker_client_release(&m->client);
+			}
+			break;
+		}
+		forwarder_query(w->forwarder, rule, &m->q, m->question,
+				m->has_client ? &m->client : NULL);
+		break;
+	}
+	case MAIL_TCP_REPLY:
+		tcp_conn_reply(m->client.conn, m->data, m->len);
+		break;
+	case MAIL_TCP_RELEASE:
+		tcp_conn_release(m->client.conn);
+		break;
+	}
+}
+
+static void on_mail(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct mail *m;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->mail_lock);
+	m = w->mail_head;
+	w->mail_head = w->mail_tail = NULL;
+	pthread_mutex_unlock(&w->mail_lock);
+	w->now_ms = worker_clock();
+	rcu_read_lock();
+	while (m != NULL) {
+		struct mail *next = m->next;
+		deliver(w, m);
+		free(m);
+		m = next;
+	}
+	rcu_read_unlock();
+}
+
+int worker_mail_init(struct worker *w, struct worker *all, unsigned nworkers)
+{
+	w->all = all;
+	w->nworkers = nworkers;
+	pthread_mutex_init(&w->mail_lock, NULL);
+	return event_assign(&w->mail_ev, w->base, -1, 0, on_mail, w);
+}
+
+void worker_mail_free(struct worker *w)
+{
+	/* Shutting down, single-threaded: only the holds on connections still matter. */
+	while (w->mail_head != NULL) {
+		struct mail *m = w->mail_head;
+		w->mail_head = m->next;
+		if (m->kind == MAIL_TCP_RELEASE || (m->kind == MAIL_FORWARD && m->has_client))
+			worker_client_release_now(&m->client);
+		free(m);
+	}
+	pthread_mutex_destroy(&w->mail_lock);
+}
+
+static uint32_t owner_hash(const struct packet_query *q)
+{
+	uint32_t h = dns_name_hash(q->qname, q->qname_len);
+
+	return ((h ^ q->qtype) * 16777619u) ^ q->edns_do;
+}
+
+void worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
+		    const uint8_t *question, const struct forward_client *client)
+{
+	struct worker *owner = &w->all[owner_hash(q) % w->nworkers];
+	struct mail *m;
+
+	if (client != NULL && client->conn != NULL)
+		tcp_conn_hold(client->conn);
+	if (owner == w) {
+		forwarder_query(w->forwarder, rule, q, question, client);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		/* No memory to hand it over: resolve it here, uncoalesced. */
+		forwarder_query(w->forwarder, rule, q, question, client);
+		return;
+	}
+	m->kind = MAIL_FORWARD;
+	m->q = *q;
+	memcpy(m->question, question, q->question_end - DNS_HEADER_LEN);
+	if (client != NULL) {
+		m->client = *client;
+		m->has_client = true;
+	}
+	post(owner, m);
+}
+
+void worker_client_reply(const struct forward_client *c, const uint8_t *msg, size_t len)
+{
+	if (c->conn != NULL) {
+		struct mail *m;
+		if (c->home == worker_self()) {
+			tcp_conn_reply(c->conn, msg, len);
+			return;
+		}
+		m = malloc(sizeof(*m) + len);
+		if (m == NULL)
+			return;
+		m->kind = MAIL_TCP_REPLY;
+		m->client = *c;
+		m->len = len;
+		memcpy(m->data, msg, len);
+		post(c->home, m);
+		return;
+	}
+	/* UDP: the socket is shared by nothing but the kernel; any thread may send on it. */
+	struct iovec iov = {(void *)msg, len};
+	struct msghdr h = {.msg_name = (void *)&c->addr,
+			   .msg_namelen = c->addr_len,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = c->ctrl_len > 0 ? (void *)c->ctrl : NULL,
+			   .msg_controllen = c->ctrl_len};
+	if (sendmsg(c->udp_fd, &h, MSG_DONTWAIT) < 0)
+		log_debug("forward: reply to client (%s)", strerror(errno));
+}
+
+/* Releases a TCP client's hold on this thread, whoever owns it (teardown only). */
+static void worker_client_release_now(const struct forward_client *c)
+{
+	if (c->conn != NULL)
+		tcp_conn_release(c->conn);
+}
+
+void worker_client_release(const struct forward_client *c)
+{
+	struct mail *m;
+
+	if (c->conn == NULL)
+		return;
+	if (c->home == worker_self()) {
+		tcp_conn_release(c->conn);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		log_warnx("forward: no memory to release a TCP connection; it stays open");
+		return;
+	}
+	m->kind = MAIL_TCP_RELEASE;
+	m->client = *c;
+	post(c->home, m);
+}
