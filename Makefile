@@ -2,7 +2,7 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := ldns libevent libevent_pthreads libevent_openssl openssl inih liburcu
+PKGS      := ldns libevent libevent_pthreads libevent_openssl openssl inih liburcu libcurl expat
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
@@ -17,16 +17,16 @@ CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c
 ZONES_SRC := zones/zone.c zones/zonedb.c
 RES_SRC   := resolver/cache.c resolver/dot.c resolver/forward.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
              resolver/tcp.c resolver/udp.c resolver/worker.c
-SYNC_SRC  := sync/sigv4.c
+SYNC_SRC  := sync/sigv4.c sync/xml.c sync/aws.c sync/records.c sync/route53.c sync/snapshot.c sync/inventory.c
 LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC) $(SYNC_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-UNIT_TESTS := packet netaddr config zone query sigv4
+UNIT_TESTS := packet netaddr config zone query sigv4 sync
 UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
 
 .PHONY: all run test check unit system diff fuzz fuzz-replay asan format format-check bench \
-        deps clean install
+        bench-sync deps clean install
 
-all: $(BIN)/vpcdnsd
+all: $(BIN)/vpcdnsd $(BIN)/vpcdns-sync
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -36,6 +36,10 @@ $(BUILD)/libvpcdns.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN)/vpcdnsd: $(BUILD)/resolver/main.o $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/vpcdns-sync: $(BUILD)/sync/main.o $(BUILD)/libvpcdns.a
 	@mkdir -p $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
@@ -69,6 +73,9 @@ check: all $(UNIT_BIN) $(BIN)/fuzz-replay
 	/usr/bin/python3 tests/system/test_system.py --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/system/test_dot.py --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/system/test_forward.py --vpcdnsd $(BIN)/vpcdnsd
+	/usr/bin/python3 tests/sync/test_sync.py --sync $(BIN)/vpcdns-sync --vpcdnsd $(BIN)/vpcdnsd
+	@if [ -z "$(SKIP_DIFF)" ]; then \
+	  /usr/bin/python3 tests/aws/test_fake_aws.py; fi
 	@if [ -z "$(SKIP_DIFF)" ]; then \
 	  /usr/bin/python3 tests/diff/diff_test.py --vpcdnsd $(BIN)/vpcdnsd; fi
 
@@ -98,8 +105,17 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
+# A benchmark, not a test: it prints a table and never fails on a number.
+bench: deps all
+	tests/bench/run.sh
+
+# vpcdns-sync over a 50,000-record zone and 5,000 instances in the fake AWS account.
+bench-sync: deps all
+	/usr/bin/python3 tests/bench/bench_sync.py
+
 install: all
 	install -D -m 755 $(BIN)/vpcdnsd $(DESTDIR)$(PREFIX)/sbin/vpcdnsd
+	install -D -m 755 $(BIN)/vpcdns-sync $(DESTDIR)$(PREFIX)/sbin/vpcdns-sync
 
 clean:
 	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz

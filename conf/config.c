@@ -13,6 +13,7 @@
 #include <ini.h>
 
 enum key_type {
+	KEY_RATIO,
 	KEY_UINT,
 	KEY_BOOL,
 	KEY_STRING,
@@ -29,6 +30,8 @@ enum section_kind {
 	SECTION_ZONE,
 	SECTION_FORWARD,
 	SECTION_CACHE,
+	SECTION_AWS,
+	SECTION_SYNC,
 	SECTION_UNKNOWN
 };
 
@@ -80,6 +83,33 @@ static const struct key_def key_defs[] = {
     {SECTION_CACHE, "serve_stale", KEY_BOOL, "yes", 0, 0, SRV(serve_stale)},
     {SECTION_CACHE, "stale_ttl", KEY_UINT, "86400", 0, 604800, SRV(stale_ttl)},
     {SECTION_CACHE, "prefetch", KEY_BOOL, "yes", 0, 0, SRV(prefetch)},
+    {SECTION_SERVER, "pidfile", KEY_PATH, NULL, 0, 0, SRV(pidfile)},
+    {SECTION_ZONE, "route53", KEY_STRING, NULL, 0, 0, ZON(route53)},
+    {SECTION_ZONE, "inventory", KEY_STRING, NULL, 0, 0, ZON(inventory)},
+    {SECTION_ZONE, "negative_ttl", KEY_UINT, "30", 0, 86400, ZON(negative_ttl)},
+    {SECTION_ZONE, "tiers", KEY_STRING, "private, persistence", 0, 0, ZON(tiers)},
+    {SECTION_ZONE, "instance_name", KEY_STRING, "{name}.{tier}", 0, 0, ZON(instance_name)},
+    {SECTION_ZONE, "address_name", KEY_STRING, "ip-{ip}", 0, 0, ZON(address_name)},
+    {SECTION_ZONE, "id_name", KEY_STRING, "{id}", 0, 0, ZON(id_name)},
+    {SECTION_ZONE, "db_name", KEY_STRING, "{id}.db", 0, 0, ZON(db_name)},
+    {SECTION_ZONE, "inventory_ttl", KEY_UINT, "60", 0, 86400, ZON(inventory_ttl)},
+    {SECTION_AWS, "region", KEY_STRING, NULL, 0, 0, SRV(aws_region)},
+    {SECTION_AWS, "profile", KEY_STRING, NULL, 0, 0, SRV(aws_profile)},
+    {SECTION_AWS, "role_arn", KEY_STRING, NULL, 0, 0, SRV(aws_role_arn)},
+    {SECTION_AWS, "endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_endpoint_url)},
+    {SECTION_AWS, "route53_endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_route53_endpoint_url)},
+    {SECTION_AWS, "ec2_endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_ec2_endpoint_url)},
+    {SECTION_AWS, "rds_endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_rds_endpoint_url)},
+    {SECTION_AWS, "sts_endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_sts_endpoint_url)},
+    {SECTION_AWS, "imds_endpoint_url", KEY_STRING, NULL, 0, 0, SRV(aws_imds_endpoint_url)},
+    {SECTION_AWS, "max_attempts", KEY_UINT, "5", 1, 20, SRV(aws_max_attempts)},
+    {SECTION_AWS, "route53_rate", KEY_UINT, "5", 1, 100, SRV(aws_route53_rate)},
+    {SECTION_SYNC, "state_dir", KEY_PATH, "/var/lib/vpcdns", 0, 0, SRV(state_dir)},
+    {SECTION_SYNC, "interval", KEY_UINT, "60", 5, 86400, SRV(sync_interval)},
+    {SECTION_SYNC, "max_delete_ratio", KEY_RATIO, "0.3", 0, 100, SRV(max_delete_percent)},
+    {SECTION_SYNC, "tier_tag", KEY_STRING, "Tier", 0, 0, SRV(tier_tag)},
+    {SECTION_SYNC, "vpc", KEY_STRING, NULL, 0, 0, SRV(sync_vpc)},
+    {SECTION_SYNC, "resolver", KEY_STRING, NULL, 0, 0, SRV(sync_resolver)},
 };
 #define NKEYS (sizeof(key_defs) / sizeof(key_defs[0]))
 
@@ -93,6 +123,8 @@ struct parse_state {
 	int section_line;
 	int server_line;
 	int cache_line;
+	int aws_line;
+	int sync_line;
 	struct config_zone *zone;
 	struct config_forward *forward;
 	/* Which keys were set in the current section, and the line that set them. */
@@ -307,6 +339,17 @@ static int parse_value(struct parse_state *st, const struct key_def *def, const 
 	case KEY_UPSTREAM:
 		return parse_addrs(st, def, value, append, line, &st->forward->upstreams,
 				   &st->forward->nupstreams);
+	case KEY_RATIO: {
+		char *end;
+		double v = strtod(value, &end);
+		if (end == value || *end != '\0' || v < 0 || v > 1) {
+			config_error(st, line, "%s: '%s' is not a ratio from 0 to 1", def->key,
+				     value);
+			return -1;
+		}
+		*(unsigned *)dst = (unsigned)(v * 100 + 0.5);
+		return 0;
+	}
 	case KEY_SIZE: {
 		char *end;
 		unsigned long long v;
@@ -406,6 +449,17 @@ static void begin_section(struct parse_state *st, char *name)
 		apply_defaults(st, SECTION_ZONE);
 		return;
 	}
+	if (strcmp(name, "aws") == 0 || strcmp(name, "sync") == 0) {
+		int *seen = name[0] == 'a' ? &st->aws_line : &st->sync_line;
+		if (*seen != 0) {
+			config_error(st, st->line, "[%s] is already at line %d", name, *seen);
+			st->section = SECTION_UNKNOWN;
+			return;
+		}
+		*seen = st->line;
+		st->section = name[0] == 'a' ? SECTION_AWS : SECTION_SYNC;
+		return;
+	}
 	if (strcmp(name, "cache") == 0) {
 		if (st->cache_line != 0) {
 			config_error(st, st->line, "[cache] is already at line %d", st->cache_line);
@@ -451,7 +505,7 @@ static void begin_section(struct parse_state *st, char *name)
 	}
 	config_error(st, st->line,
 		     "unknown section [%s] (expected [server], [zone:NAME], [forward], "
-		     "[forward:DOMAIN] or [cache])",
+		     "[forward:DOMAIN], [cache], [aws] or [sync])",
 		     name);
 	st->section = SECTION_UNKNOWN;
 }
@@ -633,9 +687,16 @@ static void check_config(struct parse_state *st)
 			    st, z->line,
 			    "zone %s: synthesize_ptr needs an in-addr.arpa or ip6.arpa zone",
 			    z->name);
-		if (z->file == NULL && !z->synthesize_ptr)
+		if (z->file == NULL && !z->synthesize_ptr && !config_zone_synced(z))
+			config_error(
+			    st, z->line,
+			    "zone %s: no data source (set file, synthesize_ptr, route53 or "
+			    "inventory)",
+			    z->name);
+		if (z->synthesize_ptr && config_zone_synced(z))
 			config_error(st, z->line,
-				     "zone %s: no data source (set file or synthesize_ptr)",
+				     "zone %s: synthesize_ptr cannot be combined with route53 or "
+				     "inventory",
 				     z->name);
 	}
 }
@@ -674,6 +735,8 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	}
 	apply_defaults(&st, SECTION_SERVER);
 	apply_defaults(&st, SECTION_CACHE);
+	apply_defaults(&st, SECTION_AWS);
+	apply_defaults(&st, SECTION_SYNC);
 	rc = ini_parse_stream(read_line, &st, handle_key, &st);
 	if (rc < 0 && st.nerrors == 0)
 		config_error(&st, st.line, "cannot parse");
@@ -697,6 +760,13 @@ void config_free(struct config *c)
 		free(c->zones[i].name);
 		free(c->zones[i].file);
 		free(c->zones[i].allow);
+		free(c->zones[i].route53);
+		free(c->zones[i].inventory);
+		free(c->zones[i].tiers);
+		free(c->zones[i].instance_name);
+		free(c->zones[i].address_name);
+		free(c->zones[i].id_name);
+		free(c->zones[i].db_name);
 	}
 	free(c->zones);
 	for (size_t i = 0; i < c->nforwards; i++) {
@@ -707,6 +777,20 @@ void config_free(struct config *c)
 		free(c->forwards[i].tls_ca);
 	}
 	free(c->forwards);
+	free(c->pidfile);
+	free(c->aws_region);
+	free(c->aws_profile);
+	free(c->aws_role_arn);
+	free(c->aws_endpoint_url);
+	free(c->aws_route53_endpoint_url);
+	free(c->aws_ec2_endpoint_url);
+	free(c->aws_rds_endpoint_url);
+	free(c->aws_sts_endpoint_url);
+	free(c->aws_imds_endpoint_url);
+	free(c->state_dir);
+	free(c->tier_tag);
+	free(c->sync_vpc);
+	free(c->sync_resolver);
 	free(c->listen);
 	free(c->user);
 	free(c->allow);

@@ -24,7 +24,21 @@ struct config_zone {
 	char *file;        /* master file, resolved against the INI's folder; NULL if none */
 	struct acl *allow; /* NULL: the server-wide allow list applies */
 	bool synthesize_ptr;
+	/* vpcdns-sync sources: the zone is then served from STATE_DIR/NAME.zone */
+	char *route53;   /* hosted zone id, or "auto"; NULL if none */
+	char *inventory; /* VPC ids, comma separated; NULL if none */
+	unsigned negative_ttl;
+	/* inventory policy: published tiers and name templates */
+	char *tiers;
+	char *instance_name, *address_name, *id_name, *db_name;
+	unsigned inventory_ttl;
 };
+
+/* True when vpcdns-sync writes this zone (route53 or inventory). */
+static inline bool config_zone_synced(const struct config_zone *z)
+{
+	return z->route53 != NULL || z->inventory != NULL;
+}
 
 /* A [forward] (name ".") or [forward:DOMAIN] rule. */
 struct config_forward {
@@ -61,6 +75,20 @@ struct config {
 	/* [forward], [forward:DOMAIN]; from /etc/resolv.conf when the file has none */
 	struct config_forward *forwards;
 	size_t nforwards;
+	char *pidfile; /* [server] pidfile: where vpcdnsd writes its PID (for vpcdns-sync) */
+	/* [aws] */
+	char *aws_region, *aws_profile, *aws_role_arn, *aws_endpoint_url;
+	char *aws_route53_endpoint_url, *aws_ec2_endpoint_url, *aws_rds_endpoint_url;
+	char *aws_sts_endpoint_url, *aws_imds_endpoint_url;
+	unsigned aws_max_attempts;
+	unsigned aws_route53_rate;
+	/* [sync] */
+	char *state_dir;
+	unsigned sync_interval;
+	unsigned max_delete_percent; /* max_delete_ratio as a percentage */
+	char *tier_tag;
+	char *sync_vpc;
+	char *sync_resolver; /* where alias targets are resolved; NULL: the system's */
 	/* [cache] */
 	unsigned long long cache_size; /* bytes */
 	unsigned cache_min_ttl;

@@ -6,7 +6,8 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang clang-format libldns-dev libevent-dev libssl-dev
 libinih-dev libcmocka-dev liburcu-dev libcurl4-openssl-dev libexpat1-dev
-bind9-dnsutils knot-dnsutils python3-dnspython nsd knot unbound dnsmasq-base iproute2 openssl"
+bind9-dnsutils knot-dnsutils python3-dnspython python3-botocore awscli nsd knot unbound
+dnsmasq-base iproute2 openssl dnsperf valgrind"
 
 missing=""
 for p in $PACKAGES; do

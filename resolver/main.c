@@ -87,7 +87,8 @@ static void print_summary(const struct view *v)
 			continue;
 		}
 		zones++;
-		records += zone_record_count(zonedb_entry(v->zones, i)->zone);
+		if (zonedb_entry(v->zones, i)->zone != NULL)
+			records += zone_record_count(zonedb_entry(v->zones, i)->zone);
 	}
 	printf("%s: ok: %zu zones, %zu records, %zu listeners, %u workers\n", v->config->path,
 	       zones, records, v->config->nlisten, v->config->workers);
@@ -95,6 +96,11 @@ static void print_summary(const struct view *v)
 		const struct zone *z = zonedb_entry(v->zones, i)->zone;
 		if (zonedb_entry(v->zones, i)->local)
 			continue;
+		if (z == NULL) {
+			printf("zone %.*s: no data yet (waiting for vpcdns-sync)\n",
+			       (int)strlen(v->config->zones[i].name), v->config->zones[i].name);
+			continue;
+		}
 		printf("zone %s: serial %u, %zu records%s%s\n", zone_name(z), zone_serial(z),
 		       zone_record_count(z), zone_file(z) ? ", file " : " (synthesized)",
 		       zone_file(z) ? zone_file(z) : "");
@@ -168,8 +174,14 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warnx("reload: listen and workers changes take effect after a restart");
 	for (size_t i = 0; i < zonedb_count(v->zones); i++) {
 		const struct zone *z = zonedb_entry(v->zones, i)->zone;
-		log_info("zone %s: serial %u, %zu records", zone_name(z), zone_serial(z),
-			 zone_record_count(z));
+		if (zonedb_entry(v->zones, i)->local)
+			continue;
+		if (z == NULL)
+			log_info("zone %s: no data yet (SERVFAIL until vpcdns-sync writes it)",
+				 v->config->zones[i].name);
+		else
+			log_info("zone %s: serial %u, %zu records", zone_name(z), zone_serial(z),
+				 zone_record_count(z));
 	}
 	server_publish(v);
 	log_info("reload: done");
@@ -194,6 +206,7 @@ int main(int argc, char **argv)
 	struct server *server;
 	struct view *view;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
+	sigset_t handled;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "c:tdVh")) != -1) {
@@ -218,6 +231,17 @@ int main(int argc, char **argv)
 		usage();
 	log_init("vpcdnsd", level);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Hold the signals we handle until the event loop can take them: the
+	 * workers answer before the main loop runs, and a SIGTERM in between must
+	 * still stop the server cleanly rather than kill it.
+	 */
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGHUP);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &handled, NULL);
 
 	view = view_load(path, NULL, err, sizeof(err));
 	if (view == NULL) {
@@ -266,7 +290,19 @@ int main(int argc, char **argv)
 			 zonedb_count(view->zones), buf, view->config->nlisten - 1,
 			 view->config->workers);
 	}
+	sigprocmask(SIG_UNBLOCK, &handled, NULL);
+	if (view->config->pidfile != NULL) {
+		FILE *pf = fopen(view->config->pidfile, "w");
+		if (pf == NULL) {
+			log_warn("pidfile %s", view->config->pidfile);
+		} else {
+			fprintf(pf, "%ld\n", (long)getpid());
+			fclose(pf);
+		}
+	}
 	event_base_dispatch(d.base);
+	if (server_current_view()->config->pidfile != NULL)
+		unlink(server_current_view()->config->pidfile);
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);

@@ -185,6 +185,13 @@ enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, si
 			set_ra(buf);
 		return QUERY_ANSWERED;
 	}
+	if (entry->zone == NULL) {
+		/* A synced zone before its first snapshot: not known to be empty. */
+		reply_error(v, buf, cap, &q, DNS_RCODE_SERVFAIL, reply_len);
+		if (ra)
+			set_ra(buf);
+		return QUERY_ANSWERED;
+	}
 	packet_writer_init(&w, buf, cap, budget, &q);
 	answer_zone(entry, &q, src->addr, src->tcp, &w, &ans);
 	if (w.truncated)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf/log.h"
 #include "zones/dns.h"
@@ -204,19 +205,36 @@ static struct zone *build_reverse(const struct config_zone *cz, struct zonedb *d
 	return zone_builder_finish(b, err, errlen);
 }
 
-static struct zone *reuse_or_load(const struct config_zone *cz, const struct zonedb *old, char *err,
-				  size_t errlen)
+/*
+ * Where a zone's data comes from: a synced zone (route53, inventory) from the
+ * snapshot vpcdns-sync writes, which already merges the zone's own file; until
+ * the first snapshot exists, from its file alone, or from nothing (the zone then
+ * answers SERVFAIL, never a false NXDOMAIN).
+ */
+static const char *zone_source(const struct config *config, const struct config_zone *cz, char *buf,
+			       size_t len)
+{
+	if (config_zone_synced(cz)) {
+		snprintf(buf, len, "%s/%s.zone", config->state_dir, cz->name);
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
+	return cz->file;
+}
+
+static struct zone *reuse_or_load(const char *name, const char *path, const struct zonedb *old,
+				  char *err, size_t errlen)
 {
 	if (old != NULL) {
 		for (size_t i = 0; i < old->count; i++) {
 			struct zone *z = old->entries[i].zone;
-			const char *file = zone_file(z);
-			if (strcmp(zone_name(z), cz->name) == 0 && file != NULL &&
-			    strcmp(file, cz->file) == 0 && zone_files_unchanged(z))
+			const char *file = z != NULL ? zone_file(z) : NULL;
+			if (file != NULL && strcmp(zone_name(z), name) == 0 &&
+			    strcmp(file, path) == 0 && zone_files_unchanged(z))
 				return zone_ref(z);
 		}
 	}
-	return zone_load(cz->name, cz->file, err, errlen);
+	return zone_load(name, path, err, errlen);
 }
 
 /*
@@ -392,14 +410,24 @@ struct zonedb *zonedb_build(const struct config *config, const struct zonedb *ol
 		}
 		if (cz->synthesize_ptr)
 			continue;
-		e->zone = reuse_or_load(cz, old, err, errlen);
-		if (e->zone == NULL)
-			goto fail;
+		{
+			char snap[4096];
+			const char *src = zone_source(config, cz, snap, sizeof(snap));
+			if (src == NULL) {
+				e->pending =
+				    true; /* no snapshot yet: SERVFAIL until the first sync */
+				continue;
+			}
+			e->zone = reuse_or_load(cz->name, src, old, err, errlen);
+			if (e->zone == NULL)
+				goto fail;
+		}
 	}
 	/* Reverse zones last: they are made from the forward zones' addresses. */
 	for (size_t i = 0; i < config->nzones; i++) {
 		if (!config->zones[i].synthesize_ptr)
 			continue;
+		/* Built before the forward zones' snapshots exist: only what is loaded. */
 		db->entries[i].zone = build_reverse(&config->zones[i], db, err, errlen);
 		if (db->entries[i].zone == NULL)
 			goto fail;

@@ -23,7 +23,8 @@ struct zonedb_entry {
 	struct acl *allow; /* NULL: the server-wide allow list alone decides */
 	uint8_t apex[256];
 	size_t apex_len;
-	bool local; /* an RFC 6303 locally served zone, not from the config */
+	bool local;   /* an RFC 6303 locally served zone, not from the config */
+	bool pending; /* synced zone with no data yet: zone is NULL, answers SERVFAIL */
 };
 
 struct zonedb;
