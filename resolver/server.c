@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/thread.h>
 #include <urcu.h>
 
 #include "conf/log.h"
@@ -91,7 +90,6 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 
 	if (s == NULL)
 		goto oom;
-	evthread_use_pthreads();
 	s->nworkers = config->workers;
 	s->nsockets = config->nlisten;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
@@ -106,6 +104,7 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 		w->id = i;
+		w->mail_fd = -1;
 		w->max_conns = config->tcp_max_connections;
 		w->idle_timeout = config->tcp_idle_timeout;
 		w->base = event_base_new();
@@ -121,6 +120,7 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 		if (w->base == NULL || w->batch == NULL || w->tcp_buf == NULL || w->udp == NULL ||
 		    w->tcp == NULL || w->cache == NULL || w->forwarder == NULL)
 			goto oom;
+		udp_batch_init(w->batch);
 		for (size_t a = 0; a < s->nsockets; a++)
 			w->udp[a].fd = w->tcp[a].fd = -1;
 		w->nsockets = s->nsockets;
@@ -189,8 +189,10 @@ void server_free(struct server *s)
 	if (s == NULL)
 		return;
 	if (s->started) {
-		for (unsigned i = 0; i < s->nworkers; i++)
-			event_base_loopbreak(s->workers[i].base);
+		for (unsigned i = 0; i < s->nworkers; i++) {
+			__atomic_store_n(&s->workers[i].stopping, true, __ATOMIC_RELEASE);
+			worker_wake(&s->workers[i]);
+		}
 		for (unsigned i = 0; i < s->nworkers; i++)
 			pthread_join(s->workers[i].thread, NULL);
 	}

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +19,30 @@ static int set_opt(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value));
 }
 
+bool udp_addr_is_wildcard(const struct netaddr *addr)
+{
+	if (addr->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&addr->ss)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&addr->ss)->sin6_addr);
+}
+
+void udp_batch_init(struct udp_batch *b)
+{
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *h = &b->in[i].msg_hdr;
+		b->iov[i].iov_base = b->buf[i];
+		b->iov[i].iov_len = UDP_BUF_SIZE;
+		h->msg_name = &b->addr[i];
+		h->msg_namelen = sizeof(b->addr[i]);
+		h->msg_iov = &b->iov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = b->ctrl[i];
+		h->msg_controllen = sizeof(b->ctrl[i]);
+		h->msg_flags = 0;
+	}
+}
+
 int udp_socket_open(const struct netaddr *addr, char *err, size_t errlen)
 {
 	int family = addr->ss.ss_family;
@@ -32,12 +57,17 @@ int udp_socket_open(const struct netaddr *addr, char *err, size_t errlen)
 	/* Each worker binds its own socket; the kernel spreads clients over them. */
 	if (set_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
 		goto fail;
-	if (family == AF_INET6) {
-		if (set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0 ||
-		    set_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0)
-			goto fail;
-	} else if (set_opt(fd, IPPROTO_IP, IP_PKTINFO, 1) < 0) {
+	if (family == AF_INET6 && set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0)
 		goto fail;
+	/*
+	 * On a wildcard address, replies must leave from the address each query
+	 * came to: ask for it with every datagram. A socket bound to one address
+	 * needs nothing of the kind.
+	 */
+	if (udp_addr_is_wildcard(addr)) {
+		if (family == AF_INET6 ? set_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0
+				       : set_opt(fd, IPPROTO_IP, IP_PKTINFO, 1) < 0)
+			goto fail;
 	}
 	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
 		goto fail;
@@ -116,18 +146,7 @@ static int udp_round(struct udp_socket *sock)
 	unsigned nout = 0;
 	int n;
 
-	for (unsigned i = 0; i < UDP_BATCH; i++) {
-		struct msghdr *h = &b->in[i].msg_hdr;
-		b->iov[i].iov_base = b->buf[i];
-		b->iov[i].iov_len = UDP_BUF_SIZE;
-		h->msg_name = &b->addr[i];
-		h->msg_namelen = sizeof(b->addr[i]);
-		h->msg_iov = &b->iov[i];
-		h->msg_iovlen = 1;
-		h->msg_control = b->ctrl[i];
-		h->msg_controllen = sizeof(b->ctrl[i]);
-		h->msg_flags = 0;
-	}
+	/* The slots were set up once (udp_batch_init) and are restored after each round. */
 	n = recvmmsg(sock->fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return n;
@@ -182,6 +201,14 @@ static int udp_round(struct udp_socket *sock)
 	rcu_read_unlock();
 	if (nout > 0)
 		send_all(sock->fd, b->out, nout);
+	/* Give back what this round changed in the slots it used. */
+	for (int i = 0; i < n; i++) {
+		struct msghdr *h = &b->in[i].msg_hdr;
+		b->iov[i].iov_len = UDP_BUF_SIZE;
+		h->msg_namelen = sizeof(b->addr[i]);
+		h->msg_controllen = sizeof(b->ctrl[i]);
+		h->msg_flags = 0;
+	}
 	return n;
 }
 

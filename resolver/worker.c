@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <urcu.h>
 
@@ -53,8 +55,8 @@ static void post(struct worker *to, struct mail *m)
 		to->mail_head = m;
 	to->mail_tail = m;
 	pthread_mutex_unlock(&to->mail_lock);
-	/* Thread-safe with evthread_use_pthreads: wakes the owner's loop. */
-	event_active(&to->mail_ev, EV_READ, 0);
+	/* Wakes the owner's loop; libevent itself runs without locks. */
+	worker_wake(to);
 }
 
 static void deliver(struct worker *w, struct mail *m)
@@ -94,13 +96,27 @@ static void deliver(struct worker *w, struct mail *m)
 	}
 }
 
+void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->mail_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("worker %u: wake-up", w->id);
+}
+
 static void on_mail(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct mail *m;
+	uint64_t count;
 
-	(void)fd;
 	(void)what;
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("worker %u: mailbox", w->id);
+	if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+		event_base_loopbreak(w->base);
+		return;
+	}
 	pthread_mutex_lock(&w->mail_lock);
 	m = w->mail_head;
 	w->mail_head = w->mail_tail = NULL;
@@ -121,7 +137,13 @@ int worker_mail_init(struct worker *w, struct worker *all, unsigned nworkers)
 	w->all = all;
 	w->nworkers = nworkers;
 	pthread_mutex_init(&w->mail_lock, NULL);
-	return event_assign(&w->mail_ev, w->base, -1, 0, on_mail, w);
+	/* An eventfd wakes the loop for mail and for shutdown. */
+	w->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->mail_fd < 0)
+		return -1;
+	if (event_assign(&w->mail_ev, w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w) < 0)
+		return -1;
+	return event_add(&w->mail_ev, NULL);
 }
 
 void worker_mail_free(struct worker *w)
@@ -135,6 +157,11 @@ void worker_mail_free(struct worker *w)
 		free(m);
 	}
 	pthread_mutex_destroy(&w->mail_lock);
+	if (w->mail_fd >= 0) {
+		event_del(&w->mail_ev);
+		close(w->mail_fd);
+		w->mail_fd = -1;
+	}
 }
 
 static uint32_t owner_hash(const struct packet_query *q)

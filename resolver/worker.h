@@ -74,8 +74,13 @@ struct worker {
 	unsigned nworkers;
 	pthread_mutex_t mail_lock;
 	struct mail *mail_head, *mail_tail;
+	int mail_fd;
 	struct event mail_ev;
+	bool stopping; /* set by the main thread, then worker_wake */
 };
+
+/* Wakes w's loop from any thread (its mailbox, or its stop flag). */
+void worker_wake(struct worker *w);
 
 /* Sets up / tears down the mailbox of w (all: every worker, nworkers of them). */
 int worker_mail_init(struct worker *w, struct worker *all, unsigned nworkers);
@@ -109,6 +114,10 @@ void tcp_conn_release(struct tcp_conn *c);
 bool tcp_conn_closed(const struct tcp_conn *c);
 /* Sends one length-prefixed reply on the connection (dropped if it is gone). */
 void tcp_conn_reply(struct tcp_conn *c, const uint8_t *msg, size_t len);
+
+/* Sets up the receive slots once; each round restores what it changed. */
+void udp_batch_init(struct udp_batch *b);
+bool udp_addr_is_wildcard(const struct netaddr *addr);
 
 /* Creates a bound, non-blocking SO_REUSEPORT socket. fd, or -1 with err. */
 int udp_socket_open(const struct netaddr *addr, char *err, size_t errlen);

@@ -67,6 +67,12 @@ struct file_stamp {
 	struct timespec mtime;
 };
 
+/* The hash beside the pointer: a probe that misses never touches the node. */
+struct zone_slot {
+	uint32_t hash;
+	struct zone_node *node;
+};
+
 struct zone {
 	int refs;
 	char *name;
@@ -78,7 +84,7 @@ struct zone {
 	uint32_t serial;
 	size_t nrecords;
 	struct arena arena;
-	struct zone_node **table; /* open addressing, power-of-two size */
+	struct zone_slot *table; /* open addressing, power-of-two size */
 	size_t mask;
 	size_t nnodes;
 	struct file_stamp files[MAX_FILES];
@@ -670,29 +676,30 @@ static struct zone_node *table_find(const struct zone *z, const uint8_t *name, s
 				    uint32_t h)
 {
 	for (size_t i = h & z->mask;; i = (i + 1) & z->mask) {
-		struct zone_node *n = z->table[i];
-		if (n == NULL)
+		const struct zone_slot *slot = &z->table[i];
+		if (slot->node == NULL)
 			return NULL;
-		if (n->hash == h && n->name_len == len && memcmp(n->name, name, len) == 0)
-			return n;
+		if (slot->hash == h && slot->node->name_len == len &&
+		    memcmp(slot->node->name, name, len) == 0)
+			return slot->node;
 	}
 }
 
 static int table_grow(struct zone *z)
 {
 	size_t size = (z->mask + 1) * 2;
-	struct zone_node **t = calloc(size, sizeof(*t));
+	struct zone_slot *t = calloc(size, sizeof(*t));
 
 	if (t == NULL)
 		return -1;
 	for (size_t i = 0; i <= z->mask; i++) {
-		struct zone_node *n = z->table[i];
-		if (n == NULL)
+		struct zone_slot slot = z->table[i];
+		if (slot.node == NULL)
 			continue;
-		size_t j = n->hash & (size - 1);
-		while (t[j] != NULL)
+		size_t j = slot.hash & (size - 1);
+		while (t[j].node != NULL)
 			j = (j + 1) & (size - 1);
-		t[j] = n;
+		t[j] = slot;
 	}
 	free(z->table);
 	z->table = t;
@@ -722,9 +729,10 @@ static struct zone_node *node_get(struct zone *z, const uint8_t *name, size_t le
 	n->labels = (uint8_t)name_labels(name);
 	n->hash = h;
 	size_t i = h & z->mask;
-	while (z->table[i] != NULL)
+	while (z->table[i].node != NULL)
 		i = (i + 1) & z->mask;
-	z->table[i] = n;
+	z->table[i].hash = h;
+	z->table[i].node = n;
 	z->nnodes++;
 	if (len > z->apex_len) {
 		const struct zone_node *parent = node_get(z, name + 1 + name[0], len - 1 - name[0]);
@@ -878,7 +886,7 @@ oom:
 static void link_additional(struct zone *z)
 {
 	for (size_t i = 0; i <= z->mask; i++) {
-		struct zone_node *n = z->table[i];
+		struct zone_node *n = z->table[i].node;
 		if (n == NULL)
 			continue;
 		for (const struct zone_node *p = n->parent; p != NULL; p = p->parent)
@@ -1098,6 +1106,6 @@ const struct zone_rrset *zone_node_rrset(const struct zone_node *node, uint16_t 
 void zone_foreach(const struct zone *z, void (*fn)(const struct zone_node *, void *), void *arg)
 {
 	for (size_t i = 0; i <= z->mask; i++)
-		if (z->table[i] != NULL)
-			fn(z->table[i], arg);
+		if (z->table[i].node != NULL)
+			fn(z->table[i].node, arg);
 }

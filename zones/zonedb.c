@@ -13,7 +13,8 @@
 struct zonedb {
 	struct zonedb_entry *entries;
 	size_t count;
-	uint32_t *table; /* entry index + 1, open addressing; 0 is empty */
+	unsigned max_labels; /* of the deepest apex: longer suffixes cannot be a zone */
+	uint32_t *table;     /* entry index + 1, open addressing; 0 is empty */
 	size_t mask;
 };
 
@@ -59,7 +60,8 @@ const struct zonedb_entry *zonedb_find(const struct zonedb *db, const uint8_t *q
 				       size_t qname_len, const uint8_t *label_off, unsigned nlabels)
 {
 	/* Most specific first: the full name, then each parent, then the root. */
-	for (unsigned i = 0; i <= nlabels; i++) {
+	for (unsigned i = nlabels > db->max_labels ? nlabels - db->max_labels : 0; i <= nlabels;
+	     i++) {
 		size_t off = i < nlabels ? label_off[i] : qname_len - 1;
 		const struct zonedb_entry *e = lookup(db, qname + off, qname_len - off);
 		if (e != NULL)
@@ -443,6 +445,13 @@ struct zonedb *zonedb_build(const struct config *config, const struct zonedb *ol
 		if (e->zone == NULL)
 			goto fail;
 		db->count++;
+	}
+	for (size_t i = 0; i < db->count; i++) {
+		unsigned labels = 0;
+		for (size_t p = 0; db->entries[i].apex[p] != 0; p += 1 + db->entries[i].apex[p])
+			labels++;
+		if (labels > db->max_labels)
+			db->max_labels = labels;
 	}
 	for (size_t i = 0; i < db->count; i++) {
 		uint32_t h = dns_name_hash(db->entries[i].apex, db->entries[i].apex_len);
