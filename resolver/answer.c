@@ -1,6 +1,7 @@
 #include "resolver/answer.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "zones/dns.h"
 
@@ -22,12 +23,26 @@ struct ctx {
 	uint8_t name[DNS_MAX_NAME];
 	size_t name_len;
 	bool name_is_qname;
+	uint32_t rnd; /* chooses among weighted record sets */
 	/* CNAME nodes already in the answer: a loop ends at the first repeat. */
 	const struct zone_node *visited[MAX_CHAIN + 1];
 	size_t nvisited;
 };
 
 enum step { STEP_DONE, STEP_FOLLOW };
+
+/* xorshift64*, one state per thread: weighted answers need chance, not secrecy. */
+static uint32_t next_random(void)
+{
+	static __thread uint64_t state;
+
+	if (state == 0)
+		state = (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return (uint32_t)((state * 0x2545f4914f6cdd1dull) >> 32);
+}
 
 static bool rdata_visible(const struct ctx *c, const struct zone_rdata *rd)
 {
@@ -229,7 +244,7 @@ static enum step node_answer(struct ctx *c, const struct zone_node *node)
 	uint16_t qtype = c->q->qtype;
 	const struct zone_rrset *set;
 
-	set = zone_node_rrset(node, DNS_TYPE_CNAME);
+	set = zone_node_pick(node, DNS_TYPE_CNAME, c->rnd);
 	if (set != NULL && qtype == DNS_TYPE_ANY) {
 		/* ANY matches the CNAME itself; nothing is followed (RFC 1034 4.3.2). */
 		put_current(c, PACKET_ANSWER, set);
@@ -257,11 +272,16 @@ static enum step node_answer(struct ctx *c, const struct zone_node *node)
 			put_current(c, PACKET_ANSWER, &node->rrsets[i]);
 			return STEP_DONE;
 		}
+		if (node->nweighted > 0) {
+			put_current(c, PACKET_ANSWER,
+				    zone_node_pick(node, node->weighted[0].type, c->rnd));
+			return STEP_DONE;
+		}
 		if (c->w->count[PACKET_ANSWER] == 0)
 			put_soa(c);
 		return STEP_DONE;
 	}
-	set = zone_node_rrset(node, qtype);
+	set = zone_node_pick(node, qtype, c->rnd);
 	if (set != NULL && visible_count(c, set) > 0) {
 		put_current(c, PACKET_ANSWER, set);
 		return STEP_DONE;
@@ -322,6 +342,7 @@ void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
 	c.full = false;
 	c.nextra = 0;
 	c.nvisited = 0;
+	c.rnd = next_random();
 	memcpy(c.name, q->qname, q->qname_len);
 	c.name_len = q->qname_len;
 	c.name_is_qname = true;

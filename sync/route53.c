@@ -232,7 +232,7 @@ static bool wanted(const struct rrset *s, const struct zone_sets *all, const cha
 	if (s->set_id[0] == '\0' || s->multivalue)
 		return true;
 	if (s->has_weight)
-		return s->weight > 0;
+		return true; /* chosen per query by vpcdnsd (see weighted_group) */
 	if (s->failover[0] != '\0')
 		return strcmp(s->failover, "PRIMARY") == 0;
 	if (s->region[0] != '\0') {
@@ -337,6 +337,18 @@ static void add_alias(const struct zone_sets *all, const struct rrset *s, const 
 		      const char *zone, const char *region, uint32_t alias_ttl,
 		      struct records *out);
 
+/* A weighted set with weight 0 gets no answers, unless every set of its name and type has 0. */
+static bool weight_live(const struct zone_sets *all, const struct rrset *t)
+{
+	if (!t->has_weight || t->weight > 0)
+		return true;
+	for (size_t i = 0; i < all->n; i++)
+		if (all->v[i].has_weight && all->v[i].weight > 0 &&
+		    strcmp(all->v[i].name, t->name) == 0 && strcmp(all->v[i].type, t->type) == 0)
+			return false;
+	return true;
+}
+
 /*
  * The values behind a same-zone alias target: every wanted record set of that
  * name and type (weighted, multivalue), following aliases to aliases.
@@ -354,7 +366,7 @@ static int alias_values(const struct zone_sets *all, const char *target, const c
 		char name[1100];
 		route53_unescape(t->name, name, sizeof(name));
 		if (strcmp(name, target) != 0 || strcmp(t->type, type) != 0 ||
-		    !wanted(t, all, region))
+		    !wanted(t, all, region) || !weight_live(all, t))
 			continue;
 		if (t->alias_dns != NULL) {
 			char next[1100];
@@ -401,6 +413,91 @@ static void add_alias(const struct zone_sets *all, const struct rrset *s, const 
 		for (int i = 0; i < n; i++)
 			records_add(out, owner, alias_ttl, s->type, addrs[i], SOURCE_ROUTE53);
 	}
+}
+
+/*
+ * A weighted record set becomes records of the private type
+ * ZONE_TYPE_WEIGHTED (weight, set number, type, rdata) that vpcdnsd turns
+ * back into one choice per query, as Route 53 answers. Weight 0 gets no
+ * answers unless every set of the name has weight 0 (then all are equal).
+ */
+static int add_weighted(const struct zone_sets *all, const struct rrset *s, const char *owner,
+			const char *zone, const char *region, uint32_t alias_ttl,
+			struct records *out)
+{
+	struct records tmp;
+	unsigned setno = 0, weight = (unsigned)(s->weight > 255 ? 255 : s->weight);
+	bool all_zero = true;
+	int rc = 0;
+
+	for (size_t i = 0; i < all->n; i++) {
+		const struct rrset *o = &all->v[i];
+		if (!o->has_weight || strcmp(o->name, s->name) != 0 ||
+		    strcmp(o->type, s->type) != 0)
+			continue;
+		if (o->weight > 0)
+			all_zero = false;
+		if (o < s)
+			setno++;
+	}
+	if (weight == 0 && !all_zero)
+		return 0;
+	if (setno > 255) {
+		records_problem(out, "%s %s %s: more than 256 weighted sets", owner, s->type,
+				s->set_id);
+		return 0;
+	}
+	records_init(&tmp);
+	if (s->alias_dns != NULL) {
+		add_alias(all, s, owner, zone, region, alias_ttl, &tmp);
+	} else {
+		for (size_t v = 0; v < s->nvalues; v++) {
+			char value[4200];
+			qualify(s->type, s->values[v], value, sizeof(value));
+			records_add(&tmp, owner, (uint32_t)s->ttl, s->type, value, SOURCE_ROUTE53);
+		}
+	}
+	for (size_t i = 0; i < tmp.n && rc == 0; i++) {
+		char line[8192], *hex;
+		ldns_rr *rr = NULL;
+		size_t len = 4;
+		uint8_t wire[4096];
+		snprintf(line, sizeof(line), "x. 0 IN %s %s", tmp.v[i].type, tmp.v[i].rdata);
+		if (ldns_rr_new_frm_str(&rr, line, 0, NULL, NULL) != LDNS_STATUS_OK) {
+			records_problem(out, "%s %s %s: not a valid %s record", owner, s->type,
+					tmp.v[i].rdata, s->type);
+			continue;
+		}
+		wire[0] = (uint8_t)weight;
+		wire[1] = (uint8_t)setno;
+		wire[2] = (uint8_t)(ldns_rr_get_type(rr) >> 8);
+		wire[3] = (uint8_t)ldns_rr_get_type(rr);
+		for (size_t k = 0; k < ldns_rr_rd_count(rr); k++) {
+			ldns_rdf *f = ldns_rr_rdf(rr, k);
+			if (len + ldns_rdf_size(f) > sizeof(wire))
+				break;
+			memcpy(wire + len, ldns_rdf_data(f), ldns_rdf_size(f));
+			len += ldns_rdf_size(f);
+		}
+		ldns_rr_free(rr);
+		hex = malloc(len * 2 + 32);
+		if (hex == NULL) {
+			rc = -1;
+			break;
+		}
+		{
+			size_t n = (size_t)sprintf(hex, "\\# %zu ", len);
+			for (size_t k = 0; k < len; k++)
+				n += (size_t)sprintf(hex + n, "%02x", wire[k]);
+		}
+		if (records_add(out, owner, tmp.v[i].ttl, "TYPE65432", hex, SOURCE_ROUTE53) < 0)
+			rc = -1;
+		free(hex);
+	}
+	for (size_t i = 0; i < tmp.nproblems; i++)
+		records_problem(out, "%s", tmp.problems[i]);
+	records_free(&tmp);
+	return rc;
 }
 
 int route53_fetch(struct aws_client *c, const char *id, const char *zone, const char *region,
@@ -452,6 +549,11 @@ int route53_fetch(struct aws_client *c, const char *id, const char *zone, const 
 			continue; /* ours replaces it: its negative TTL is zone policy */
 		if (!wanted(s, &all, region))
 			continue;
+		if (s->has_weight && s->set_id[0] != '\0') {
+			if (add_weighted(&all, s, owner, zone, region, alias_ttl, out) < 0)
+				goto out;
+			continue;
+		}
 		if (s->alias_dns != NULL) {
 			if (strcmp(s->type, "A") != 0 && strcmp(s->type, "AAAA") != 0) {
 				records_problem(out, "%s %s: alias of this type is not supported",

@@ -827,6 +827,82 @@ static void zone_destroy(struct zone *z)
 	free(z);
 }
 
+/* Turns the node's ZONE_TYPE_WEIGHTED records into weighted sets per record type. */
+static int build_weighted(struct zone *z, struct zone_node *node, const struct zone_rrset *w)
+{
+	for (size_t i = 0; i < w->count; i++) {
+		const struct zone_rdata *rd = w->rdata[i];
+		struct zone_weighted *g = NULL;
+		struct zone_wset *set = NULL;
+		struct zone_rdata *copy;
+		uint16_t type;
+		if (rd->len < 4)
+			continue;
+		type = dns_get16(rd->data + 2);
+		for (size_t k = 0; k < node->nweighted; k++)
+			if (node->weighted[k].type == type)
+				g = &node->weighted[k];
+		if (g == NULL) {
+			struct zone_weighted *grown =
+			    arena_alloc(&z->arena, (node->nweighted + 1u) * sizeof(*grown));
+			if (grown == NULL)
+				return -1;
+			if (node->nweighted > 0)
+				memcpy(grown, node->weighted, node->nweighted * sizeof(*grown));
+			node->weighted = grown;
+			g = &node->weighted[node->nweighted++];
+			memset(g, 0, sizeof(*g));
+			g->type = type;
+		}
+		/* Sets are numbered by the writer; weights are per set. */
+		for (size_t k = 0; k < g->nsets; k++)
+			if (g->sets[k].rrset.type == type &&
+			    (size_t)(g->sets[k].weight >> 16) == rd->data[1])
+				set = &g->sets[k];
+		if (set == NULL) {
+			struct zone_wset *grown =
+			    arena_alloc(&z->arena, (g->nsets + 1u) * sizeof(*grown));
+			if (grown == NULL)
+				return -1;
+			if (g->nsets > 0)
+				memcpy(grown, g->sets, g->nsets * sizeof(*grown));
+			g->sets = grown;
+			set = &g->sets[g->nsets++];
+			memset(set, 0, sizeof(*set));
+			/* The set number rides in the high bits until the weights are summed. */
+			set->weight = (uint32_t)rd->data[1] << 16 | rd->data[0];
+			set->rrset.type = type;
+			set->rrset.ttl = w->ttl;
+		}
+		copy = arena_alloc(&z->arena, sizeof(*copy) + rd->len - 4u);
+		if (copy == NULL)
+			return -1;
+		copy->additional = NULL;
+		copy->acl = NULL;
+		copy->len = (uint16_t)(rd->len - 4);
+		memcpy(copy->data, rd->data + 4, copy->len);
+		{
+			struct zone_rdata **grown =
+			    arena_alloc(&z->arena, (set->rrset.count + 1u) * sizeof(*grown));
+			if (grown == NULL)
+				return -1;
+			if (set->rrset.count > 0)
+				memcpy(grown, set->rrset.rdata, set->rrset.count * sizeof(*grown));
+			grown[set->rrset.count++] = copy;
+			set->rrset.rdata = grown;
+		}
+	}
+	for (size_t k = 0; k < node->nweighted; k++) {
+		struct zone_weighted *g = &node->weighted[k];
+		g->total = 0;
+		for (size_t m = 0; m < g->nsets; m++) {
+			g->sets[m].weight &= 0xffff;
+			g->total += g->sets[m].weight;
+		}
+	}
+	return 0;
+}
+
 static int build_group(struct zone *z, struct record **r, size_t n, char *err, size_t errlen)
 {
 	struct zone_node *node = node_get(z, r[0]->owner, r[0]->owner_len);
@@ -871,6 +947,13 @@ static int build_group(struct zone *z, struct record **r, size_t n, char *err, s
 			z->nrecords++;
 		}
 		set->count = (uint16_t)count;
+		if (set->type == ZONE_TYPE_WEIGHTED) {
+			if (build_weighted(z, node, set) < 0)
+				goto oom;
+			node->nrrsets--; /* not answered as such */
+			i = j;
+			continue;
+		}
 		if (set->type == DNS_TYPE_NS && node->name_len != z->apex_len)
 			node->flags |= ZONE_NODE_CUT;
 		if (set->type == DNS_TYPE_DNAME)
@@ -1093,6 +1176,29 @@ uint32_t zone_serial(const struct zone *z)
 const struct zone_node *zone_find(const struct zone *z, const uint8_t *name, size_t len)
 {
 	return table_find(z, name, len, name_hash(name, len));
+}
+
+const struct zone_rrset *zone_node_pick(const struct zone_node *node, uint16_t type, uint32_t rnd)
+{
+	const struct zone_rrset *plain = zone_node_rrset(node, type);
+
+	if (plain != NULL || node->nweighted == 0)
+		return plain;
+	for (size_t i = 0; i < node->nweighted; i++) {
+		const struct zone_weighted *w = &node->weighted[i];
+		if (w->type != type)
+			continue;
+		if (w->total == 0)
+			return &w->sets[rnd % w->nsets].rrset;
+		rnd %= w->total;
+		for (size_t k = 0; k < w->nsets; k++) {
+			if (rnd < w->sets[k].weight)
+				return &w->sets[k].rrset;
+			rnd -= w->sets[k].weight;
+		}
+		return &w->sets[w->nsets - 1].rrset;
+	}
+	return NULL;
 }
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *node, uint16_t type)

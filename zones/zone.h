@@ -44,6 +44,26 @@ struct zone_rrset {
 #define ZONE_NODE_WILDCARD 0x08 /* has a child named "*" */
 #define ZONE_NODE_GLUE     0x10 /* below a zone cut: only glue for referrals */
 
+/*
+ * Weighted record sets (Route 53 weighted routing): one set is chosen per
+ * query, with a chance proportional to its weight. In a zone file they are
+ * records of the private type ZONE_TYPE_WEIGHTED, rdata: weight (1 byte), set
+ * number (1 byte), the record type (2 bytes), then that record's rdata.
+ */
+#define ZONE_TYPE_WEIGHTED 65432
+
+struct zone_wset {
+	uint32_t weight;
+	struct zone_rrset rrset;
+};
+
+struct zone_weighted {
+	uint16_t type;
+	uint16_t nsets;
+	uint32_t total; /* sum of the weights; 0: every set equally likely */
+	struct zone_wset *sets;
+};
+
 struct zone_node {
 	const uint8_t *name; /* lower-cased wire name */
 	uint8_t name_len;
@@ -54,6 +74,8 @@ struct zone_node {
 	const struct zone_node *parent;
 	const struct zone_node *wildcard; /* the "*" child, if any */
 	struct zone_rrset *rrsets;
+	struct zone_weighted *weighted; /* per type, when the node has weighted sets */
+	uint16_t nweighted;
 };
 
 struct zone;
@@ -88,6 +110,12 @@ const struct zone_node *zone_find(const struct zone *zone, const uint8_t *name, 
 
 /* The RRset of a type at a node, or NULL. */
 const struct zone_rrset *zone_node_rrset(const struct zone_node *node, uint16_t type);
+
+/*
+ * The RRset to answer with for type: the plain one, or one of the weighted
+ * sets chosen by rnd (a fresh random number per query). NULL if none.
+ */
+const struct zone_rrset *zone_node_pick(const struct zone_node *node, uint16_t type, uint32_t rnd);
 
 /* Iterates over every node (for building reverse zones). */
 void zone_foreach(const struct zone *zone, void (*fn)(const struct zone_node *, void *), void *arg);

@@ -199,6 +199,28 @@ def expect(port, name, rtype, want):
     check(got == sorted(want), "%s %s: answers %s, want %s" % (name, rtype, got, sorted(want)))
 
 
+def expect_weighted(port, name, rtype, sets, tries=200):
+    """Weighted routing: each answer is one live set, heavier sets more often.
+
+    sets: [(weight, [values]), ...]; weight 0 sets must never be answered
+    (unless every weight is 0)."""
+    live = [(w, sorted(v)) for w, v in sets if w > 0] or [(1, sorted(v)) for w, v in sets]
+    counts = {tuple(v): 0 for _, v in live}
+    for _ in range(tries):
+        got = tuple(answer(port, name, rtype))
+        check(got in counts, "%s %s: answer %s is not one weighted set of %s"
+              % (name, rtype, list(got), [v for _, v in live]))
+        counts[got] += 1
+    for w, v in live:
+        check(counts[tuple(v)] > 0, "%s %s: set %s (weight %d) never answered in %d tries: %s"
+              % (name, rtype, v, w, tries, counts))
+    heavy = max(live, key=lambda x: x[0])
+    light = min(live, key=lambda x: x[0])
+    if heavy[0] > 2 * light[0]:
+        check(counts[tuple(heavy[1])] > counts[tuple(light[1])],
+              "%s %s: weights not followed: %s" % (name, rtype, counts))
+
+
 def wait_for(fn, timeout, what):
     end = time.time() + timeout
     last = None
@@ -480,8 +502,9 @@ def expect_main_answers(env):
     check(ttl <= 60, "load-balancer alias TTL %d, want at most 60" % ttl)
     # alias to a record set in the same zone
     expect(p, "web.prod.internal.", "A", ["10.20.1.11", "10.20.1.12"])
-    # weighted: weight 0 excluded
-    expect(p, "www.prod.internal.", "A", ["10.20.1.11", "10.20.1.12"])
+    # weighted: one set per query by weight (blue 90, green 10), weight 0 never
+    expect_weighted(p, "www.prod.internal.", "A",
+                    [(90, ["10.20.1.11"]), (10, ["10.20.1.12"]), (0, ["10.20.1.13"])])
     # failover: PRIMARY only
     expect(p, "svc.prod.internal.", "A", ["10.20.3.1"])
     # TXT with quotes inside
@@ -633,7 +656,9 @@ def test_pagination():
             want.add((rr["Name"].replace("\\052", "*"), rr["Type"], v["Value"]))
     got = snapshot_records(env.snapshot())
     got_norm = {(o, t, d) for (o, t, d) in got}
-    missing = [w for w in want if not any(g[0] == w[0] and g[1] == w[1] for g in got_norm)]
+    # Weighted sets are written as the private TYPE65432 records vpcdnsd chooses from per query.
+    missing = [w for w in want
+               if not any(g[0] == w[0] and g[1] in (w[1], "TYPE65432") for g in got_norm)]
     check(not missing, "%d record sets missing from the snapshot, e.g. %s" % (len(missing), missing[:5]))
     total = summary(out)[0]
     nvals = len(want)

@@ -18,6 +18,7 @@
 #include "sync/records.h"
 #include "sync/route53.h"
 #include "sync/snapshot.h"
+#include "zones/zone.h"
 
 static void test_route53_unescape(void **state)
 {
@@ -146,13 +147,54 @@ static void test_snapshot(void **state)
 	rmdir(dir);
 }
 
+/* Weighted sets as vpcdns-sync writes them: one set per pick, in proportion to the weights. */
+static void test_weighted_pick(void **state)
+{
+	static const uint8_t apex[] = "\1z\4test";
+	static const uint8_t www[] = "\3www\1z\4test";
+	uint8_t soa[64], w1[8] = {90, 0, 0, 1, 10, 0, 0, 1}, w2[8] = {10, 1, 0, 1, 10, 0, 0, 2},
+			 w3[8] = {0, 2, 0, 1, 10, 0, 0, 3};
+	struct zone_builder *b = zone_builder_new("z.test");
+	struct zone *z;
+	const struct zone_node *node;
+	char err[256];
+	unsigned counts[4] = {0};
+
+	(void)state;
+	memset(soa, 0, sizeof(soa));
+	memcpy(soa, apex, sizeof(apex));
+	memcpy(soa + sizeof(apex), apex, sizeof(apex));
+	assert_int_equal(
+	    zone_builder_add(b, apex, 6, 60, soa, (uint16_t)(2 * sizeof(apex) + 20), NULL), 0);
+	assert_int_equal(zone_builder_add(b, apex, 2, 60, apex, sizeof(apex), NULL), 0);
+	assert_int_equal(zone_builder_add(b, www, ZONE_TYPE_WEIGHTED, 60, w1, 8, NULL), 0);
+	assert_int_equal(zone_builder_add(b, www, ZONE_TYPE_WEIGHTED, 60, w2, 8, NULL), 0);
+	assert_int_equal(zone_builder_add(b, www, ZONE_TYPE_WEIGHTED, 60, w3, 8, NULL), 0);
+	z = zone_builder_finish(b, err, sizeof(err));
+	assert_non_null(z);
+	node = zone_find(z, www, sizeof(www));
+	assert_non_null(node);
+	/* The private type is not answered as such. */
+	assert_null(zone_node_rrset(node, ZONE_TYPE_WEIGHTED));
+	for (uint32_t r = 0; r < 1000; r++) {
+		const struct zone_rrset *set = zone_node_pick(node, 1, r * 2654435761u);
+		assert_non_null(set);
+		assert_int_equal(set->count, 1);
+		counts[set->rdata[0]->data[3]]++;
+	}
+	assert_true(counts[1] > 800 && counts[1] < 980);
+	assert_true(counts[2] > 20 && counts[2] < 200);
+	assert_int_equal(counts[3], 0); /* weight 0 */
+	assert_null(zone_node_pick(node, 28, 7));
+	zone_unref(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_route53_unescape),
-	    cmocka_unit_test(test_inventory_label),
-	    cmocka_unit_test(test_records_merge),
-	    cmocka_unit_test(test_snapshot),
+	    cmocka_unit_test(test_route53_unescape), cmocka_unit_test(test_inventory_label),
+	    cmocka_unit_test(test_records_merge),    cmocka_unit_test(test_snapshot),
+	    cmocka_unit_test(test_weighted_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
