@@ -125,13 +125,44 @@ static int file_records(const struct config_zone *cz, struct records *out, char 
 
 /* ---- status beside the snapshot ---- */
 
+/* What one source of a zone did in the last attempt. */
+struct source_status {
+	bool used;
+	const char *state; /* "ok", "failed", "not reached" */
+	size_t records;
+	struct aws_stats aws;
+	char error[300];
+};
+
+enum { SRC_FILE, SRC_ROUTE53, SRC_INVENTORY, NSRC };
+
 struct zone_status {
 	time_t attempt, success;
 	size_t records, added, removed, problems;
 	uint32_t serial;
 	struct aws_stats aws;
 	char error[600];
+	struct source_status src[NSRC];
 };
+
+static const char *const src_names[NSRC] = {"file", "route53", "inventory"};
+
+/* Notes how a source went: records it added, AWS calls it made since before. */
+static void source_done(struct zone_status *st, int src, int rc, size_t records,
+			const struct aws_stats *before, struct aws_client *aws, const char *err)
+{
+	struct aws_stats now;
+
+	aws_client_stats(aws, &now);
+	st->src[src].used = true;
+	st->src[src].state = rc == 0 ? "ok" : "failed";
+	st->src[src].records = records;
+	st->src[src].aws.calls = now.calls - before->calls;
+	st->src[src].aws.retries = now.retries - before->retries;
+	st->src[src].aws.throttles = now.throttles - before->throttles;
+	if (rc != 0)
+		snprintf(st->src[src].error, sizeof(st->src[src].error), "%.290s", err);
+}
 
 static void read_status_time(const char *path, const char *key, time_t *out)
 {
@@ -175,6 +206,16 @@ static void write_status(const struct config *c, const char *zone, const struct 
 		zone, (long long)s->attempt, when, (long long)s->success, ok,
 		s->error[0] == '\0' ? "yes" : "no", s->records, s->serial, s->added, s->removed,
 		s->problems, s->aws.calls, s->aws.retries, s->aws.throttles, s->error);
+	for (int i = 0; i < NSRC; i++) {
+		const struct source_status *ss = &s->src[i];
+		if (!ss->used)
+			continue;
+		fprintf(f,
+			"%s_state=%s\n%s_records=%zu\n%s_api_calls=%lu\n%s_api_throttles=%lu\n"
+			"%s_last_error=%s\n",
+			src_names[i], ss->state, src_names[i], ss->records, src_names[i],
+			ss->aws.calls, src_names[i], ss->aws.throttles, src_names[i], ss->error);
+	}
 	fclose(f);
 	rename(tmp, path);
 }
@@ -219,10 +260,21 @@ static int sync_zone(const struct config *c, const struct config_zone *cz, struc
 	read_status_time(spath, "last_success", &st.success);
 	records_init(&recs);
 	aws_client_stats(aws, &before);
-	if (cz->file != NULL && file_records(cz, &recs, err, sizeof(err)) < 0)
-		goto out;
+	if (cz->file != NULL) {
+		int frc = file_records(cz, &recs, err, sizeof(err));
+		source_done(&st, SRC_FILE, frc, recs.n, &before, aws, err);
+		if (frc < 0)
+			goto out;
+	}
+	if (cz->route53 != NULL)
+		st.src[SRC_ROUTE53] = (struct source_status){true, "not reached", 0, {0}, ""};
+	if (cz->inventory != NULL)
+		st.src[SRC_INVENTORY] = (struct source_status){true, "not reached", 0, {0}, ""};
 	if (cz->route53 != NULL) {
 		char id[128];
+		struct aws_stats b;
+		size_t n0 = recs.n;
+		aws_client_stats(aws, &b);
 		if (strcmp(cz->route53, "auto") == 0) {
 			if (c->sync_vpc == NULL) {
 				snprintf(err, sizeof(err),
@@ -241,18 +293,25 @@ static int sync_zone(const struct config *c, const struct config_zone *cz, struc
 		if (route53_fetch(aws, id, cz->name, aws_client_region(aws),
 				  c->sync_interval < 60 ? c->sync_interval : 60, &recs, &e) < 0) {
 			snprintf(err, sizeof(err), "route53 %s: %s: %s", id, e.code, e.message);
+			source_done(&st, SRC_ROUTE53, -1, 0, &b, aws, err);
 			goto out;
 		}
+		source_done(&st, SRC_ROUTE53, 0, recs.n - n0, &b, aws, "");
 	}
 	if (cz->inventory != NULL) {
 		struct inventory_policy ip = {cz->name,    cz->inventory,     c->tier_tag,
 					      cz->tiers,   cz->instance_name, cz->address_name,
 					      cz->id_name, cz->db_name,       cz->inventory_ttl};
+		struct aws_stats b;
+		size_t n0 = recs.n;
+		aws_client_stats(aws, &b);
 		if (inventory_fetch(aws, &ip, &recs, &e) < 0) {
 			snprintf(err, sizeof(err), "inventory %s: %s: %s", cz->inventory, e.code,
 				 e.message);
+			source_done(&st, SRC_INVENTORY, -1, 0, &b, aws, err);
 			goto out;
 		}
+		source_done(&st, SRC_INVENTORY, 0, recs.n - n0, &b, aws, "");
 	}
 	records_normalize(&recs, cz->name);
 	for (size_t i = 0; i < recs.nproblems; i++)
