@@ -235,21 +235,8 @@ static int parse_addrs(struct parse_state *st, const struct key_def *def, const 
 		*list = NULL;
 		*count = 0;
 	}
-	while (*p != '\0') {
-		char item[128];
-		size_t n = 0;
-		struct netaddr *grown;
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			break;
-		while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
-			if (n + 1 < sizeof(item))
-				item[n++] = *p;
-			p++;
-		}
-		item[n] = '\0';
-		grown = realloc(*list, (*count + 1) * sizeof(**list));
+	for (char item[128]; (p = netaddr_next_item(p, item, sizeof(item))) != NULL;) {
+		struct netaddr *grown = realloc(*list, (*count + 1) * sizeof(**list));
 		if (grown == NULL)
 			return -1;
 		*list = grown;

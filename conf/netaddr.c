@@ -91,6 +91,23 @@ void netaddr_format(const struct netaddr *addr, char *buf, size_t len)
 	}
 }
 
+const char *netaddr_next_item(const char *p, char *item, size_t len)
+{
+	size_t n = 0;
+
+	while (*p == ',' || isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0')
+		return NULL;
+	while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
+		if (n + 1 < len)
+			item[n++] = *p;
+		p++;
+	}
+	item[n] = '\0';
+	return p;
+}
+
 int acl_entry_parse(const char *text, struct acl_entry *entry)
 {
 	char host[INET6_ADDRSTRLEN + 1];
@@ -136,20 +153,7 @@ struct acl *acl_parse(const char *text, char *bad, size_t badlen)
 	if (acl == NULL)
 		return NULL;
 	acl->count = 0;
-	while (*p != '\0') {
-		char item[128];
-		size_t n = 0;
-
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			break;
-		while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p)) {
-			if (n + 1 < sizeof(item))
-				item[n++] = *p;
-			p++;
-		}
-		item[n] = '\0';
+	for (char item[128]; (p = netaddr_next_item(p, item, sizeof(item))) != NULL;) {
 		if (acl->count == cap) {
 			struct acl *bigger;
 			cap *= 2;

@@ -36,6 +36,12 @@ int netaddr_parse(const char *text, uint16_t defport, struct netaddr *out);
 /* Writes "1.2.3.4:53" or "[::1]:53" into buf. */
 void netaddr_format(const struct netaddr *addr, char *buf, size_t len);
 
+/*
+ * The next item of a comma or whitespace separated list starting at p, copied
+ * into item (truncated to len). Returns where to go on from, or NULL at the end.
+ */
+const char *netaddr_next_item(const char *p, char *item, size_t len);
+
 /* Parses one "addr[/prefix]" into entry. 0 or -1 (bad address or prefix). */
 int acl_entry_parse(const char *text, struct acl_entry *entry);
 

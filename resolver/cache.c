@@ -397,29 +397,50 @@ void cache_store_servfail(struct cache *cache, const struct packet_query *q, uin
 	pthread_mutex_unlock(&c->lock);
 }
 
-static size_t render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
-		     size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size)
+/* Header and OPT of a reply made from an upstream answer (cached or not). */
+static size_t put_header(uint8_t *buf, const struct packet_query *q, unsigned rcode,
+			 uint16_t upstream_flags, const uint16_t counts[3], bool fits)
 {
-	size_t pos = q->question_end, opt = q->edns ? 11 : 0;
-	uint32_t elapsed = now_ms > e->stored_ms ? (uint32_t)((now_ms - e->stored_ms) / 1000) : 0;
-	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA | (uint16_t)(q->opcode << 11) | e->rcode;
-	bool fits;
+	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA | (uint16_t)(q->opcode << 11) | (uint16_t)rcode;
 
-	if (budget > cap)
-		budget = cap;
-	fits = pos + e->rec_len + opt <= budget;
 	flags |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD);
 	/* RFC 6840 5.8: AD only for clients that asked for it (AD or DO). */
-	if ((e->hdr_flags & DNS_FLAG_AD) && (q->edns_do || (q->flags & DNS_FLAG_AD)))
+	if ((upstream_flags & DNS_FLAG_AD) && (q->edns_do || (q->flags & DNS_FLAG_AD)))
 		flags |= DNS_FLAG_AD;
 	if (!fits)
 		flags |= DNS_FLAG_TC;
 	dns_put16(buf, q->id);
 	dns_put16(buf + 2, flags);
 	dns_put16(buf + 4, 1);
-	dns_put16(buf + 6, fits ? e->counts[0] : 0);
-	dns_put16(buf + 8, fits ? e->counts[1] : 0);
-	dns_put16(buf + 10, (uint16_t)((fits ? e->counts[2] : 0) + (q->edns ? 1 : 0)));
+	dns_put16(buf + 6, fits ? counts[0] : 0);
+	dns_put16(buf + 8, fits ? counts[1] : 0);
+	dns_put16(buf + 10, (uint16_t)((fits ? counts[2] : 0) + (q->edns ? 1 : 0)));
+	return q->question_end;
+}
+
+static size_t put_opt(uint8_t *buf, size_t pos, const struct packet_query *q, uint16_t edns_size)
+{
+	if (!q->edns)
+		return pos;
+	buf[pos] = 0;
+	dns_put16(buf + pos + 1, DNS_TYPE_OPT);
+	dns_put16(buf + pos + 3, edns_size);
+	dns_put32(buf + pos + 5, q->edns_do ? DNS_EDNS_DO : 0);
+	dns_put16(buf + pos + 9, 0);
+	return pos + 11;
+}
+
+static size_t render(const struct cache_entry *e, const struct packet_query *q, uint8_t *buf,
+		     size_t cap, size_t budget, uint64_t now_ms, bool stale, uint16_t edns_size)
+{
+	size_t pos, opt = q->edns ? 11 : 0;
+	uint32_t elapsed = now_ms > e->stored_ms ? (uint32_t)((now_ms - e->stored_ms) / 1000) : 0;
+	bool fits;
+
+	if (budget > cap)
+		budget = cap;
+	fits = q->question_end + e->rec_len + opt <= budget;
+	pos = put_header(buf, q, e->rcode, e->hdr_flags, e->counts, fits);
 	if (fits) {
 		memcpy(buf + pos, entry_records(e), e->rec_len);
 		for (size_t i = 0; i < e->nttl; i++) {
@@ -431,15 +452,7 @@ static size_t render(const struct cache_entry *e, const struct packet_query *q, 
 		}
 		pos += e->rec_len;
 	}
-	if (q->edns) {
-		buf[pos] = 0;
-		dns_put16(buf + pos + 1, DNS_TYPE_OPT);
-		dns_put16(buf + pos + 3, edns_size);
-		dns_put32(buf + pos + 5, q->edns_do ? DNS_EDNS_DO : 0);
-		dns_put16(buf + pos + 9, 0);
-		pos += 11;
-	}
-	return pos;
+	return put_opt(buf, pos, q, edns_size);
 }
 
 /* True once, when a fresh entry is in the last tenth of its TTL: time to refresh it. */
@@ -572,38 +585,19 @@ size_t cache_render_raw(const struct packet_query *q, const uint8_t *msg, size_t
 	    q->question_end + (rec_end - q->question_end) + 11 > cap)
 		return packet_error_reply(buf, cap, q, DNS_RCODE_SERVFAIL, edns_size);
 	e.rec_len = (uint16_t)(rec_end - q->question_end);
-	/* Records are copied from msg; render them like an entry with no TTL to patch. */
+	/* Records are copied from msg; rendered like an entry with no TTL to patch. */
 	{
 		size_t opt = q->edns ? 11 : 0;
-		uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA | (uint16_t)(q->opcode << 11) | e.rcode;
 		bool fits;
 		if (budget > cap)
 			budget = cap;
 		fits = q->question_end + e.rec_len + opt <= budget;
-		flags |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD);
-		if ((e.hdr_flags & DNS_FLAG_AD) && (q->edns_do || (q->flags & DNS_FLAG_AD)))
-			flags |= DNS_FLAG_AD;
-		if (!fits)
-			flags |= DNS_FLAG_TC;
-		pos = q->question_end;
-		dns_put16(buf, q->id);
-		dns_put16(buf + 2, flags);
-		dns_put16(buf + 4, 1);
-		dns_put16(buf + 6, fits ? e.counts[0] : 0);
-		dns_put16(buf + 8, fits ? e.counts[1] : 0);
-		dns_put16(buf + 10, (uint16_t)((fits ? e.counts[2] : 0) + (q->edns ? 1 : 0)));
+		pos = put_header(buf, q, e.rcode, e.hdr_flags, e.counts, fits);
 		if (fits) {
 			memmove(buf + pos, msg + q->question_end, e.rec_len);
 			pos += e.rec_len;
 		}
-		if (q->edns) {
-			buf[pos] = 0;
-			dns_put16(buf + pos + 1, DNS_TYPE_OPT);
-			dns_put16(buf + pos + 3, edns_size);
-			dns_put32(buf + pos + 5, q->edns_do ? DNS_EDNS_DO : 0);
-			dns_put16(buf + pos + 9, 0);
-			pos += 11;
-		}
+		pos = put_opt(buf, pos, q, edns_size);
 	}
 	return pos;
 }

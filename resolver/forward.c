@@ -17,6 +17,7 @@
 #include "resolver/dot.h"
 #include "resolver/worker.h"
 #include "zones/dns.h"
+#include "zones/zone.h"
 
 #define UPSTREAM_EDNS_SIZE 1232
 #define MAX_WAITERS        4096 /* clients sharing one upstream query */
@@ -35,29 +36,6 @@ struct forward_table {
 	size_t count;
 };
 
-static size_t to_wire(const char *name, uint8_t *wire)
-{
-	size_t out = 0;
-	const char *p = name;
-
-	if (strcmp(name, ".") == 0) {
-		wire[0] = 0;
-		return 1;
-	}
-	while (*p != '\0') {
-		const char *dot = strchr(p, '.');
-		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
-		if (l == 0 || l > 63 || out + l + 2 > DNS_MAX_NAME)
-			return 0;
-		wire[out++] = (uint8_t)l;
-		for (size_t i = 0; i < l; i++)
-			wire[out++] = dns_lower((uint8_t)p[i]);
-		p += l + (dot != NULL);
-	}
-	wire[out++] = 0;
-	return out;
-}
-
 struct forward_table *forward_table_build(const struct config *config, char *err, size_t errlen)
 {
 	struct forward_table *t = calloc(1, sizeof(*t));
@@ -70,7 +48,7 @@ struct forward_table *forward_table_build(const struct config *config, char *err
 	for (size_t i = 0; i < config->nforwards; i++) {
 		const struct config_forward *cf = &config->forwards[i];
 		struct forward_rule *r = &t->rules[t->count];
-		r->name_len = to_wire(cf->name, r->name);
+		r->name_len = zone_name_to_wire(cf->name, r->name);
 		if (r->name_len == 0) {
 			snprintf(err, errlen, "%s:%d: forward %s: not a valid name", config->path,
 				 cf->line, cf->name);
