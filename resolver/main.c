@@ -293,9 +293,13 @@ int main(int argc, char **argv)
 	evsignal_add(ev_int, NULL);
 	{
 		char buf[80];
+		size_t local = 0;
+		for (size_t i = 0; i < zonedb_count(view->zones); i++)
+			local += zonedb_entry(view->zones, i)->local;
 		netaddr_format(&view->config->listen[0], buf, sizeof(buf));
-		log_info("serving %zu zones on %s and %zu more addresses with %u workers",
-			 zonedb_count(view->zones), buf, view->config->nlisten - 1,
+		log_info("serving %zu zones (and %zu local reverse zones) on %s and %zu more "
+			 "addresses with %u workers",
+			 zonedb_count(view->zones) - local, local, buf, view->config->nlisten - 1,
 			 view->config->workers);
 	}
 	sigprocmask(SIG_UNBLOCK, &handled, NULL);
