@@ -597,7 +597,7 @@ static bool zone_is_reverse(const char *name)
 
 /*
  * With no [forward] section, forward to the nameservers of /etc/resolv.conf,
- * as a stub resolver would, skipping our own listen addresses.
+ * as the system's own resolver library would, skipping our own listen addresses.
  */
 static void default_forward(struct config *c)
 {

@@ -62,11 +62,11 @@ def children_map():
 def tree(pid):
     """pid and all its descendants (NSD forks its server and xfrd)."""
     kids = children_map()
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, queue = [], [pid]
+    while queue:
+        p = queue.pop()
         out.append(p)
-        todo.extend(kids.get(p, []))
+        queue.extend(kids.get(p, []))
     return out
 
 
