@@ -121,10 +121,7 @@ struct parse_state {
 	int line;
 	enum section_kind section;
 	int section_line;
-	int server_line;
-	int cache_line;
-	int aws_line;
-	int sync_line;
+	int single_line[SECTION_UNKNOWN]; /* where [server], [cache], [aws], [sync] began */
 	struct config_zone *zone;
 	struct config_forward *forward;
 	/* Which keys were set in the current section, and the line that set them. */
@@ -388,21 +385,35 @@ static void apply_defaults(struct parse_state *st, enum section_kind section)
 			parse_value(st, &key_defs[i], key_defs[i].def, false, 0);
 }
 
+static const struct {
+	const char *name;
+	enum section_kind kind;
+} single_sections[] = {
+    {"server", SECTION_SERVER},
+    {"cache", SECTION_CACHE},
+    {"aws", SECTION_AWS},
+    {"sync", SECTION_SYNC},
+};
+
 static void begin_section(struct parse_state *st, char *name)
 {
 	st->section_line = st->line;
 	st->last_key = NULL;
 	for (size_t i = 0; i < NKEYS; i++)
 		st->key_line[i] = 0;
-	if (strcmp(name, "server") == 0) {
-		if (st->server_line != 0) {
-			config_error(st, st->line, "[server] is already at line %d",
-				     st->server_line);
+	/* Sections that may appear once. */
+	for (size_t i = 0; i < sizeof(single_sections) / sizeof(single_sections[0]); i++) {
+		enum section_kind kind = single_sections[i].kind;
+		if (strcmp(name, single_sections[i].name) != 0)
+			continue;
+		if (st->single_line[kind] != 0) {
+			config_error(st, st->line, "[%s] is already at line %d", name,
+				     st->single_line[kind]);
 			st->section = SECTION_UNKNOWN;
 			return;
 		}
-		st->server_line = st->line;
-		st->section = SECTION_SERVER;
+		st->single_line[kind] = st->line;
+		st->section = kind;
 		return;
 	}
 	if (strncmp(name, "zone:", 5) == 0) {
@@ -434,27 +445,6 @@ static void begin_section(struct parse_state *st, char *name)
 		st->zone->line = st->line;
 		st->section = SECTION_ZONE;
 		apply_defaults(st, SECTION_ZONE);
-		return;
-	}
-	if (strcmp(name, "aws") == 0 || strcmp(name, "sync") == 0) {
-		int *seen = name[0] == 'a' ? &st->aws_line : &st->sync_line;
-		if (*seen != 0) {
-			config_error(st, st->line, "[%s] is already at line %d", name, *seen);
-			st->section = SECTION_UNKNOWN;
-			return;
-		}
-		*seen = st->line;
-		st->section = name[0] == 'a' ? SECTION_AWS : SECTION_SYNC;
-		return;
-	}
-	if (strcmp(name, "cache") == 0) {
-		if (st->cache_line != 0) {
-			config_error(st, st->line, "[cache] is already at line %d", st->cache_line);
-			st->section = SECTION_UNKNOWN;
-			return;
-		}
-		st->cache_line = st->line;
-		st->section = SECTION_CACHE;
 		return;
 	}
 	if (strcmp(name, "forward") == 0 || strncmp(name, "forward:", 8) == 0) {
