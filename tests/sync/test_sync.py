@@ -851,6 +851,113 @@ def test_fault_no_such_hosted_zone():
     check(env.status().get("ok") == "yes", "recovered sync: %s" % env.status())
 
 
+
+def inventory_state(extra_hosts=0):
+    """states.base() plus the VPC inventory: tiered subnets, instances, a database."""
+    doc = states.base()
+    vpc = states.PROD_VPC
+    doc["Subnets"] = [
+        {"SubnetId": "subnet-0pub000000000001", "VpcId": vpc, "CidrBlock": "10.20.0.0/24",
+         "AvailabilityZone": "eu-west-1a", "Tags": {"Tier": "public"}},
+        {"SubnetId": "subnet-0priv00000000001", "VpcId": vpc, "CidrBlock": "10.20.1.0/24",
+         "AvailabilityZone": "eu-west-1a", "Tags": {"Tier": "Private"}},
+        {"SubnetId": "subnet-0pers00000000001", "VpcId": vpc, "CidrBlock": "10.20.2.0/24",
+         "AvailabilityZone": "eu-west-1b", "Tags": {"Tier": "persistence"}},
+        {"SubnetId": "subnet-0stage0000000001", "VpcId": states.STAGE_VPC, "CidrBlock": "10.30.1.0/24",
+         "Tags": {"Tier": "private"}},
+    ]
+    doc["Instances"] = [
+        {"InstanceId": "i-0web0000000000001", "SubnetId": "subnet-0pub000000000001", "State": "running",
+         "PrivateIpAddress": "10.20.0.10", "Tags": {"Name": "web-1"}},
+        {"InstanceId": "i-0app0000000000001", "SubnetId": "subnet-0priv00000000001", "State": "running",
+         "PrivateIpAddress": "10.20.1.11", "Ipv6Addresses": ["2a05:d018:1:2201::11"],
+         "Tags": {"Name": "App Server"}},
+        {"InstanceId": "i-0app0000000000002", "SubnetId": "subnet-0priv00000000001", "State": "running",
+         "PrivateIpAddress": "10.20.1.12", "Tags": {"Name": "App Server"}},
+        {"InstanceId": "i-0wrk0000000000001", "SubnetId": "subnet-0priv00000000001", "State": "stopped",
+         "PrivateIpAddress": "10.20.1.20", "Tags": {"Name": "worker-1"}},
+        {"InstanceId": "i-0dbh0000000000001", "SubnetId": "subnet-0pers00000000001", "State": "running",
+         "PrivateIpAddress": "10.20.2.7", "Tags": {"Name": "cache-1"}},
+        {"InstanceId": "i-0stg0000000000001", "SubnetId": "subnet-0stage0000000001", "State": "running",
+         "PrivateIpAddress": "10.30.1.5", "Tags": {"Name": "stage-app"}},
+    ]
+    for i in range(extra_hosts):
+        doc["Instances"].append({"InstanceId": "i-0bulk%012d" % i, "SubnetId": "subnet-0priv00000000001",
+                                 "State": "running", "PrivateIpAddress": "10.21.%d.%d" % (i // 250, i % 250 + 1),
+                                 "Tags": {"Name": "bulk-%d" % i}})
+    doc["DBInstances"] = [
+        {"DBInstanceIdentifier": "orders-db", "Engine": "postgres", "VpcId": vpc,
+         "DBSubnetGroupName": "prod-persistence", "SubnetIds": ["subnet-0pers00000000001"]},
+        {"DBInstanceIdentifier": "stage-db", "Engine": "postgres", "VpcId": states.STAGE_VPC,
+         "DBSubnetGroupName": "stage", "SubnetIds": ["subnet-0stage0000000001"]},
+    ]
+    return doc
+
+
+@test
+def test_inventory_names():
+    env = new_env("inventory", zones={ZONE: {"route53": "auto", "inventory": states.PROD_VPC}})
+    fresh(inventory_state())
+    env.start_vpcdnsd()
+    env.sync_ok()
+    p = env.port
+    # NAME.TIER from the Name tag (sanitized), only in the published tiers (private, persistence)
+    expect(p, "app-server.private.prod.internal.", "A", ["10.20.1.11", "10.20.1.12"])
+    expect(p, "app-server.private.prod.internal.", "AAAA", ["2a05:d018:1:2201::11"])
+    expect(p, "cache-1.persistence.prod.internal.", "A", ["10.20.2.7"])
+    # (the zone's wildcard answers any other name; the instance's own address must not show up)
+    r = query(p, "web-1.public.prod.internal.", "A")
+    check("10.20.0.10" not in values(r), "a public-tier name was published: %s" % r)
+    # ip-A-B-C-D and the instance id for every running instance of the VPC
+    expect(p, "ip-10-20-0-10.prod.internal.", "A", ["10.20.0.10"])
+    expect(p, "i-0app0000000000001.prod.internal.", "AAAA", ["2a05:d018:1:2201::11"])
+    # stopped instances and other VPCs are left out
+    for name, addr in (("worker-1.private.prod.internal.", "10.20.1.20"),
+                       ("ip-10-20-1-20.prod.internal.", "10.20.1.20"),
+                       ("stage-app.private.prod.internal.", "10.30.1.5"),
+                       ("ip-10-30-1-5.prod.internal.", "10.30.1.5")):
+        r = query(p, name, "A")
+        check(addr not in values(r), "%s published: %s" % (name, r))
+    r = query(p, "stage-db.db.prod.internal.", "CNAME")
+    check(not values(r, rtype="CNAME"), "a database of another VPC was published: %s" % r)
+    # databases: IDENTIFIER.db as a CNAME to the endpoint
+    r = query(p, "orders-db.db.prod.internal.", "CNAME")
+    got = values(r, "orders-db.db.prod.internal.", "CNAME")
+    check(len(got) == 1 and "rds.amazonaws.com" in got[0], "orders-db CNAME: %s" % got)
+    st = env.status()
+    check(st.get("inventory_state") == "ok", "status inventory_state=%s" % st.get("inventory_state"))
+    check(int(st.get("inventory_api_calls", 0)) >= 3, "status inventory_api_calls=%s" % st.get("inventory_api_calls"))
+
+
+@test
+def test_inventory_paging_and_failure():
+    env = new_env("inventory-paging", zones={ZONE: {"route53": "auto", "inventory": states.PROD_VPC}})
+    doc = inventory_state(extra_hosts=1200)
+    doc["Settings"]["ShortPages"] = True  # AWS may return fewer than asked: 500 a page here
+    fresh(doc)
+    env.start_vpcdnsd()
+    env.sync_ok()
+    pages = stats()["actions"].get("DescribeInstances", 0)
+    check(pages >= 3, "DescribeInstances called %d times, want every page (>= 3)" % pages)
+    # vpcdnsd reloads on the SIGHUP the sync sent; a bigger zone takes a moment.
+    wait_for(lambda: answer(env.port, "bulk-1199.private.prod.internal.") == ["10.21.4.200"], 5,
+             "the paged inventory served")
+    expect(env.port, "bulk-0.private.prod.internal.", "A", ["10.21.0.1"])
+    before = env.snapshot()
+    # A failure on the second page keeps the previous snapshot whole.
+    set_faults([{"kind": "error", "status": 500, "service": "ec2", "action": "DescribeInstances",
+                 "page": 2, "count": -1}])
+    try:
+        out, err = env.sync_fail()
+    finally:
+        clear_faults()
+    check(env.snapshot() == before, "the snapshot changed after a failed inventory page")
+    st = env.status()
+    check(st.get("ok") == "no" and st.get("inventory_state") == "failed",
+          "status ok=%s inventory_state=%s" % (st.get("ok"), st.get("inventory_state")))
+    expect(env.port, "bulk-1199.private.prod.internal.", "A", ["10.21.4.200"])
+
+
 @test
 def test_deletion_guard():
     env = main_env()
