@@ -154,6 +154,20 @@ static int vpc_filter(const char *vpcs, int n, char *out, size_t outlen)
 	return len < outlen ? 0 : -1;
 }
 
+/* Appends "&key=value" (value encoded) to a form body. 0, or -1 if it does not fit. */
+static int add_param(char *body, size_t size, const char *key, const char *value)
+{
+	size_t len = strlen(body);
+	char *enc = aws_encode(value);
+	int n;
+
+	if (enc == NULL)
+		return -1;
+	n = snprintf(body + len, size - len, "&%s=%s", key, enc);
+	free(enc);
+	return n < 0 || (size_t)n >= size - len ? -1 : 0;
+}
+
 /* ---- DescribeInstances ---- */
 
 struct instance {
@@ -338,14 +352,8 @@ int inventory_fetch(struct aws_client *c, const struct inventory_policy *p, stru
 			 "Action=DescribeSubnets&Version=2016-11-15&MaxResults=1000");
 		if (vpc_filter(p->vpcs, 1, body, sizeof(body)) < 0)
 			goto out;
-		if (sn->next[0] != '\0') {
-			char *t = aws_encode(sn->next);
-			if (t == NULL)
-				goto out;
-			snprintf(body + strlen(body), sizeof(body) - strlen(body), "&NextToken=%s",
-				 t);
-			free(t);
-		}
+		if (sn->next[0] != '\0' && add_param(body, sizeof(body), "NextToken", sn->next) < 0)
+			goto out;
 		sn->page_start = sn->n;
 		if (aws_client_call(c, &call, err) < 0)
 			goto out;
@@ -366,14 +374,8 @@ int inventory_fetch(struct aws_client *c, const struct inventory_policy *p, stru
 			 "&Filter.2.Name=instance-state-name&Filter.2.Value.1=running");
 		if (vpc_filter(p->vpcs, 1, body, sizeof(body)) < 0)
 			goto out;
-		if (next[0] != '\0') {
-			char *t = aws_encode(next);
-			if (t == NULL)
-				goto out;
-			snprintf(body + strlen(body), sizeof(body) - strlen(body), "&NextToken=%s",
-				 t);
-			free(t);
-		}
+		if (next[0] != '\0' && add_param(body, sizeof(body), "NextToken", next) < 0)
+			goto out;
 		if (aws_client_call(c, &call, err) < 0)
 			goto out;
 		if (records_take(out, &in.page) < 0)
@@ -392,14 +394,9 @@ int inventory_fetch(struct aws_client *c, const struct inventory_policy *p, stru
 			snprintf(marker, sizeof(marker), "%s", db.marker);
 			snprintf(body, sizeof(body),
 				 "Action=DescribeDBInstances&Version=2014-10-31&MaxRecords=100");
-			if (marker[0] != '\0') {
-				char *t = aws_encode(marker);
-				if (t == NULL)
-					goto out;
-				snprintf(body + strlen(body), sizeof(body) - strlen(body),
-					 "&Marker=%s", t);
-				free(t);
-			}
+			if (marker[0] != '\0' &&
+			    add_param(body, sizeof(body), "Marker", marker) < 0)
+				goto out;
 			if (aws_client_call(c, &call, err) < 0)
 				goto out;
 			if (records_take(out, &db.page) < 0)
