@@ -13,20 +13,25 @@ BUILD     ?= build
 BIN       ?= bin
 PREFIX    ?= /usr/local
 
-CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c
+CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c conf/ini.c
 ZONES_SRC := zones/zone.c zones/zonedb.c
 RES_SRC   := resolver/cache.c resolver/dot.c resolver/forward.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
              resolver/tcp.c resolver/udp.c resolver/worker.c
 SYNC_SRC  := sync/sigv4.c sync/xml.c sync/aws.c sync/records.c sync/route53.c sync/snapshot.c sync/inventory.c
+PROV_SRC  := contrib/provision/network.c contrib/provision/plan.c contrib/provision/policy.c \
+             contrib/provision/netns.c contrib/provision/aws.c contrib/provision/aws_want.c \
+             contrib/provision/aws_build.c contrib/provision/aws_teardown.c \
+             contrib/provision/aws_ec2.c contrib/provision/aws_zone.c
+PROV_OBJ  := $(PROV_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC) $(SYNC_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-UNIT_TESTS := packet netaddr config zone query sigv4 sync
+UNIT_TESTS := packet netaddr config zone query sigv4 sync network
 UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
 
 .PHONY: all run test check unit system diff fuzz fuzz-replay asan format format-check bench \
-        bench-sync deps clean install
+        bench-sync deps clean install lab lab-down
 
-all: $(BIN)/vpcdnsd $(BIN)/vpcdns-sync
+all: $(BIN)/vpcdnsd $(BIN)/vpcdns-sync $(BIN)/vpcdns-provision
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,6 +47,15 @@ $(BIN)/vpcdnsd: $(BUILD)/resolver/main.o $(BUILD)/libvpcdns.a
 $(BIN)/vpcdns-sync: $(BUILD)/sync/main.o $(BUILD)/libvpcdns.a
 	@mkdir -p $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/vpcdns-provision: $(BUILD)/contrib/provision/main.o $(PROV_OBJ) $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/test_network: $(BUILD)/tests/unit/test_network.o $(BUILD)/contrib/provision/network.o \
+                     $(BUILD)/contrib/provision/policy.o $(BUILD)/libvpcdns.a
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
 $(BIN)/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libvpcdns.a
 	@mkdir -p $(BIN)
@@ -74,6 +88,8 @@ check: all $(UNIT_BIN) $(BIN)/fuzz-replay
 	/usr/bin/python3 tests/system/test_dot.py --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/system/test_forward.py --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/sync/test_sync.py --sync $(BIN)/vpcdns-sync --vpcdnsd $(BIN)/vpcdnsd
+	/usr/bin/python3 tests/provision/test_lab.py --provision $(BIN)/vpcdns-provision --vpcdnsd $(BIN)/vpcdnsd
+	/usr/bin/python3 tests/provision/test_provision_aws.py --provision $(BIN)/vpcdns-provision
 	@if [ -z "$(SKIP_DIFF)" ]; then \
 	  /usr/bin/python3 tests/aws/test_fake_aws.py; fi
 	@if [ -z "$(SKIP_DIFF)" ]; then \
@@ -116,6 +132,15 @@ bench-sync: deps all
 install: all
 	install -D -m 755 $(BIN)/vpcdnsd $(DESTDIR)$(PREFIX)/sbin/vpcdnsd
 	install -D -m 755 $(BIN)/vpcdns-sync $(DESTDIR)$(PREFIX)/sbin/vpcdns-sync
+	install -D -m 755 $(BIN)/vpcdns-provision $(DESTDIR)$(PREFIX)/sbin/vpcdns-provision
+
+# The reference network as network namespaces on this machine (root), and away again.
+LAB_INI ?= contrib/provision/examples/reference.ini
+lab: deps all
+	$(BIN)/vpcdns-provision apply --backend netns -f $(LAB_INI)
+
+lab-down: all
+	$(BIN)/vpcdns-provision destroy --backend netns -f $(LAB_INI)
 
 clean:
 	rm -rf build build-asan build-fuzz bin bin-asan bin-fuzz

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ini.h>
+#include "conf/ini.h"
 
 enum key_type {
 	KEY_RATIO,
@@ -117,8 +117,7 @@ struct parse_state {
 	struct config *config;
 	const char *path;
 	char *dir;
-	FILE *fp;
-	int line;
+	int line; /* of the header or key being handled */
 	enum section_kind section;
 	int section_line;
 	int single_line[SECTION_UNKNOWN]; /* where [server], [cache], [aws], [sync] began */
@@ -127,10 +126,7 @@ struct parse_state {
 	/* Which keys were set in the current section, and the line that set them. */
 	int key_line[NKEYS];
 	const struct key_def *last_key;
-	bool continuation;
-	char *err;
-	size_t errlen, errused;
-	int nerrors;
+	struct ini_errors errs;
 };
 
 static void config_error(struct parse_state *st, int line, const char *fmt, ...)
@@ -139,29 +135,10 @@ static void config_error(struct parse_state *st, int line, const char *fmt, ...)
 static void config_error(struct parse_state *st, int line, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	st->nerrors++;
-	if (st->errused + 1 >= st->errlen)
-		return;
-	n = snprintf(st->err + st->errused, st->errlen - st->errused, "%s:%d: ", st->path, line);
-	if (n > 0)
-		st->errused += (size_t)n;
-	if (st->errused + 1 >= st->errlen) {
-		st->errused = st->errlen - 1;
-		return;
-	}
 	va_start(ap, fmt);
-	n = vsnprintf(st->err + st->errused, st->errlen - st->errused, fmt, ap);
+	ini_verror(&st->errs, line, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		st->errused += (size_t)n;
-	if (st->errused + 2 < st->errlen) {
-		st->err[st->errused++] = '\n';
-		st->err[st->errused] = '\0';
-	} else {
-		st->errused = st->errlen - 1;
-	}
 }
 
 static char *trim(char *s)
@@ -395,8 +372,11 @@ static const struct {
     {"sync", SECTION_SYNC},
 };
 
-static void begin_section(struct parse_state *st, char *name)
+static void begin_section(struct parse_state *st, const char *header)
 {
+	char name[300];
+
+	snprintf(name, sizeof(name), "%s", header);
 	st->section_line = st->line;
 	st->last_key = NULL;
 	for (size_t i = 0; i < NKEYS; i++)
@@ -487,77 +467,32 @@ static void begin_section(struct parse_state *st, char *name)
 	st->section = SECTION_UNKNOWN;
 }
 
-/*
- * inih reads through this function, one line per call, which gives us line
- * numbers, empty sections and a clear message for what inih would reject.
- */
-static char *read_line(char *str, int num, void *stream)
-{
-	struct parse_state *st = stream;
-	char *line = NULL, *t;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, st->fp);
-
-	if (n < 0) {
-		free(line);
-		return NULL;
-	}
-	st->line++;
-	st->continuation = false;
-	t = trim(line);
-	if (*t == '\0' || *t == ';' || *t == '#') {
-		snprintf(str, (size_t)num, "\n");
-	} else if ((size_t)n >= (size_t)num - 1) {
-		config_error(st, st->line,
-			     "line longer than %d characters (continue a list on indented lines)",
-			     num - 2);
-		snprintf(str, (size_t)num, "\n");
-	} else if (isspace((unsigned char)line[0]) && st->last_key != NULL) {
-		/* An indented line continues the previous key's list, even "[::1]:53". */
-		st->continuation = true;
-		snprintf(str, (size_t)num, "%s", line);
-	} else if (*t == '[') {
-		char *close = strchr(t, ']');
-		char *rest = close != NULL ? trim(close + 1) : NULL;
-		if (close == NULL || (*rest != '\0' && *rest != ';' && *rest != '#')) {
-			config_error(st, st->line, "malformed section header");
-			st->section = SECTION_UNKNOWN;
-		} else {
-			*close = '\0';
-			begin_section(st, trim(t + 1));
-		}
-		snprintf(str, (size_t)num, "\n");
-	} else if (strpbrk(t, "=:") == NULL) {
-		config_error(st, st->line, "expected 'key = value', got '%s'", t);
-		snprintf(str, (size_t)num, "\n");
-	} else {
-		snprintf(str, (size_t)num, "%s", line);
-	}
-	free(line);
-	return str;
-}
-
-static int handle_key(void *user, const char *section, const char *name, const char *value)
+/* conf/ini calls this for each section header and each key, with its line. */
+static void on_line(void *user, int line, const char *section, const char *name, const char *value,
+		    bool continued)
 {
 	struct parse_state *st = user;
 	const struct key_def *def;
 	size_t idx;
 
-	(void)section;
-	if (st->section == SECTION_UNKNOWN)
-		return 1; /* already reported */
-	if (st->section == SECTION_NONE) {
-		config_error(st, st->line, "'%s' outside any section", name);
-		return 1;
+	st->line = line;
+	if (name == NULL) {
+		if (section == NULL)
+			st->section = SECTION_UNKNOWN; /* malformed, already reported */
+		else
+			begin_section(st, section);
+		return;
 	}
-	if (st->continuation && st->last_key != NULL && strcmp(st->last_key->key, name) == 0) {
+	if (st->section == SECTION_UNKNOWN || st->section == SECTION_NONE)
+		return; /* already reported */
+	if (continued && st->last_key != NULL && strcmp(st->last_key->key, name) == 0) {
 		if (st->last_key->type != KEY_ACL && st->last_key->type != KEY_LISTEN &&
 		    st->last_key->type != KEY_UPSTREAM) {
 			config_error(st, st->line, "%s takes one value", name);
-			return 1;
+			return;
 		}
 		parse_value(st, st->last_key, value, true, st->line);
-		return 1;
+		return;
 	}
 	def = find_key(st->section, name);
 	if (def == NULL) {
@@ -565,17 +500,17 @@ static int handle_key(void *user, const char *section, const char *name, const c
 						    "forward", "cache",  ""};
 		config_error(st, st->line, "unknown key '%s' in [%s]", name, names[st->section]);
 		st->last_key = NULL;
-		return 1;
+		return;
 	}
 	idx = (size_t)(def - key_defs);
 	if (st->key_line[idx] != 0) {
 		config_error(st, st->line, "%s is already set at line %d", name, st->key_line[idx]);
-		return 1;
+		return;
 	}
 	st->key_line[idx] = st->line;
 	st->last_key = def;
 	parse_value(st, def, value, false, st->line);
-	return 1;
+	return;
 }
 
 static bool zone_is_reverse(const char *name)
@@ -683,13 +618,13 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	struct parse_state st;
 	struct config *c = calloc(1, sizeof(*c));
 	char *slash;
-	int rc;
 
 	memset(&st, 0, sizeof(st));
 	st.config = c;
 	st.path = path;
-	st.err = err;
-	st.errlen = errlen;
+	st.errs.buf = err;
+	st.errs.len = errlen;
+	st.errs.path = path;
 	if (errlen > 0)
 		err[0] = '\0';
 	if (c == NULL) {
@@ -703,25 +638,15 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		*slash = '\0';
 	else if (st.dir != NULL)
 		strcpy(st.dir, ".");
-	st.fp = fopen(path, "r");
-	if (st.fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open (%s)\n", path, strerror(errno));
-		free(st.dir);
-		config_free(c);
-		return -1;
-	}
 	apply_defaults(&st, SECTION_SERVER);
 	apply_defaults(&st, SECTION_CACHE);
 	apply_defaults(&st, SECTION_AWS);
 	apply_defaults(&st, SECTION_SYNC);
-	rc = ini_parse_stream(read_line, &st, handle_key, &st);
-	if (rc < 0 && st.nerrors == 0)
-		config_error(&st, st.line, "cannot parse");
-	fclose(st.fp);
-	if (st.nerrors == 0)
+	ini_read(path, on_line, &st, &st.errs);
+	if (st.errs.count == 0)
 		check_config(&st);
 	free(st.dir);
-	if (st.nerrors > 0) {
+	if (st.errs.count > 0) {
 		config_free(c);
 		return -1;
 	}

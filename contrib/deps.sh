@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential pkg-config clang clang-format libldns-dev libevent-dev libssl-dev
 libinih-dev libcmocka-dev liburcu-dev libcurl4-openssl-dev libexpat1-dev
 bind9-dnsutils knot-dnsutils python3-dnspython python3-botocore awscli nsd knot unbound
-dnsmasq-base iproute2 openssl dnsperf valgrind"
+dnsmasq-base iproute2 nftables openssl dnsperf valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -49,13 +49,20 @@ from botocore.credentials import Credentials
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fake_ec2  # noqa: E402
+import fake_ec2_routing  # noqa: E402
 import fake_model  # noqa: E402
+import fake_network  # noqa: E402
 import fake_query  # noqa: E402
 import fake_route53  # noqa: E402
 from fake_common import AwsError, Request  # noqa: E402
 from fake_state import State, StateError  # noqa: E402
 
 SIGNING_NAMES = {"route53", "ec2", "rds", "sts"}
+EC2_HANDLERS = dict(fake_query.EC2_HANDLERS, **fake_ec2.HANDLERS, **fake_ec2_routing.HANDLERS)
+EC2_PAGED = fake_query.EC2_PAGED | fake_ec2.PAGED | fake_ec2_routing.PAGED
+FAULT_KINDS = ("throttle", "prior_request", "error", "expired_token", "slow", "garbage", "disconnect",
+               "access_denied")
 THROTTLE = {  # service: (code, HTTP status, message)
     "route53": ("Throttling", 400, "Rate exceeded"),
     "ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
@@ -167,15 +174,18 @@ class FakeAWS:
                 self.faults = []
             for r in rules:
                 r = dict(r)
-                if r.get("kind") not in ("throttle", "prior_request", "error", "expired_token", "slow",
-                                         "garbage", "disconnect", "access_denied"):
+                if r.get("kind") not in FAULT_KINDS:
                     raise ValueError("unknown fault kind %r" % r.get("kind"))
+                if "nth" in r:  # the Nth matching request (1-based) gets the fault
+                    if int(r["nth"]) < 1:
+                        raise ValueError("nth must be 1 or more")
+                    r["skip"] = int(r["nth"]) - 1
                 r.setdefault("count", 1)
                 r.setdefault("skip", 0)
                 r["fired"] = 0
                 self.faults.append(r)
 
-    def _take_fault(self, service, action, page):
+    def _take_fault(self, service, action, page, params=None):
         """The first fault rule that matches this request and still has shots left."""
         with self.lock:
             for r in self.faults:
@@ -184,6 +194,8 @@ class FakeAWS:
                 if r.get("action") not in (None, action):
                     continue
                 if r.get("page") is not None and r["page"] != page:
+                    continue
+                if r.get("params") and any((params or {}).get(k) != str(v) for k, v in r["params"].items()):
                     continue
                 if r["skip"] > 0:
                     r["skip"] -= 1
@@ -497,19 +509,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with fake.lock:
                 req.page = self._page(req, params)
                 entry["page"] = req.page
-            rule = fake._take_fault(service, req.action, req.page)
+            rule = fake._take_fault(service, req.action, req.page, dict(req.params, **params))
+            after = rule is not None and bool(rule.get("after"))
             if rule is not None:
-                entry["fault"] = rule["kind"]
+                entry["fault"] = rule["kind"] + (" after" if after else "")
                 if rule.get("seconds"):
                     time.sleep(float(rule["seconds"]))
-                if rule["kind"] == "disconnect":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                if not after and self._fault_now(rule, service):
                     return
-                if rule["kind"] not in ("slow", "garbage"):
-                    raise _fault_error(rule, service)
             with fake.lock:
                 data = self._dispatch(req, params)
+            if after and self._fault_now(rule, service):
+                return  # the call took effect, but the client never hears of it
             out = fake_model.render(service, req.action, data, request_id)
             extra = fake_model.header_members(service, req.action, data)
             if service == "route53" and req.action == "CreateHostedZone":
@@ -540,10 +551,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         chunked = bool(fake.state.settings.get("ChunkedResponses"))
         self._send(status, out, ctype, extra, chunked=chunked)
 
+    def _fault_now(self, rule, service):
+        """Carry out a fault rule: True when the connection was dropped, raises for error kinds."""
+        if rule["kind"] == "disconnect":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if rule["kind"] not in ("slow", "garbage"):
+            raise _fault_error(rule, service)
+        return False
+
     def _page(self, req, params):
         if req.service == "route53":
             return fake_route53.page_of(self.fake, req, req.action, params)
-        if req.service == "ec2" and req.action in fake_query.EC2_PAGED:
+        if req.service == "ec2" and req.action in EC2_PAGED:
             return fake_query.ec2_page_of(self.fake, req)
         if req.service == "rds" and req.action == "DescribeDBInstances":
             return fake_query.rds_page_of(self.fake, req)
@@ -553,10 +574,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.fake
         if req.service == "route53":
             return fake_route53.HANDLERS[req.action](fake, req, params)
-        handler = fake_query.HANDLERS[req.service].get(req.action)
+        if req.service == "ec2":
+            handler = EC2_HANDLERS.get(req.action)
+        else:
+            handler = fake_query.HANDLERS[req.service].get(req.action)
         if handler is None:
             raise AwsError("InvalidAction", "The action %s is not valid for this web service." % req.action)
-        return handler(fake, req)
+        if req.service != "ec2":
+            return handler(fake, req)
+        if req.params.get("DryRun") == "true":
+            raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
+        st = fake.state
+        fake_network.tick(st)
+        lag = int(st.settings.get("EventualConsistencyCalls") or 0)
+        if not lag:
+            return handler(fake, req)
+        fake_network.check_fresh(st, req.params)
+        before = fake_network.all_ids(st)
+        data = handler(fake, req)
+        for rid in fake_network.all_ids(st) - before:
+            st.fresh_ids[rid] = lag
+        return data
 
     # ---- IMDSv2 --------------------------------------------------------------------
     def _imds(self, req):
@@ -689,6 +727,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if cmd == "state":
                 if method == "GET":
                     with fake.lock:
+                        fake_network.tick(fake.state)
                         return self._json(200, export_state(fake.state))
                 if method == "POST":
                     if "path" in data and len(data) == 1:
@@ -700,6 +739,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     else:
                         fake.set_state(data)
                     return self._json(200, {"ok": True})
+            if cmd == "settings":
+                # Merge into the live Settings (null removes a key: its default applies again).
+                with fake.lock:
+                    if method == "POST":
+                        for k, v in data.items():
+                            if v is None:
+                                fake.state.settings.pop(k, None)
+                            else:
+                                fake.state.settings[k] = v
+                    return self._json(200, fake.state.settings)
+            if cmd == "resources" and method == "GET":
+                return self._json(200, resources(fake, raw_query))
             if cmd == "credentials" and method == "POST":
                 # {"AccessKeyId": ..., "Expired": true}: expire (or revive) issued credentials.
                 with fake.lock:
@@ -714,17 +765,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def export_state(state):
-    """The current state (after any ChangeResourceRecordSets etc.) in the input format."""
+    """The current state (after any API call) in the input format: POSTing it back
+    to /_fake/state gives the same world."""
     doc = copy.deepcopy(state.doc)
+    doc["Settings"] = copy.deepcopy(state.settings)
+    fake_network.export(state, doc)
     zones = []
     for zid in state.zone_order:
         z = state.zones[zid]
         zones.append({"Id": z["Id"], "Name": z["Name"], "CallerReference": z["CallerReference"],
                       "Config": z["Config"], "VPCs": z["VPCs"], "Owner": z["Owner"],
-                      "NameServers": z["NameServers"], "DefaultRecords": False,
-                      "ResourceRecordSets": state.sorted_records(z)})
+                      "NameServers": z["NameServers"], "DefaultRecords": False, "Tags": z["Tags"],
+                      "FakeSource": z["FakeSource"], "ResourceRecordSets": state.sorted_records(z)})
     doc["HostedZones"] = zones
     return doc
+
+
+def resources(fake, raw_query):
+    """GET /_fake/resources: every EC2 network resource and hosted zone, compactly.
+    Query: tag=KEY or tag=KEY=VALUE (repeatable, all must match), live=1 (leave out
+    deleted/failed NAT gateways and peering connections), source=api|auto|state,
+    region=R."""
+    q = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
+    tags = []
+    for k, v in q:
+        if k == "tag":
+            key, eq, value = v.partition("=")
+            tags.append((key, value if eq else None))
+    opts = dict(q)
+    with fake.lock:
+        fake_network.tick(fake.state)
+        return fake_network.inventory(fake.state, tags, live=opts.get("live") in ("1", "true"),
+                                      source=opts.get("source"), region=opts.get("region"))
 
 
 def main():

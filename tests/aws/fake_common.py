@@ -1,6 +1,7 @@
 """Small pieces shared by the fake's service handlers."""
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -82,3 +83,28 @@ def wildcard_match(pattern, value):
         out.append(".*" if c == "*" else "." if c == "?" else re.escape(c))
         i += 1
     return re.fullmatch("".join(out), value, re.S) is not None
+
+
+def hexid(*parts, n=17):
+    """A stable hex id made from `parts` (state files reload to the same ids)."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+def new_id(prefix, n=17):
+    """A fresh AWS-style id: "vpc-" and 17 lower-case hex digits."""
+    return "%s-%s" % (prefix, os.urandom((n + 1) // 2).hex()[:n])
+
+
+def iso_now(offset_seconds=0):
+    """Now (plus an offset) as AWS writes timestamps: 2024-01-02T03:04:05.000Z."""
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset_seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+
+
+def tags_list(tags):
+    """Tags may be given as {"Name": "x"} or as the CLI's [{"Key", "Value"}]."""
+    if tags is None:
+        return []
+    if isinstance(tags, dict):
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+    return [{"Key": t["Key"], "Value": t.get("Value", "")} for t in tags]

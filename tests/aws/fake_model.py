@@ -134,6 +134,8 @@ def render(service, op, data, request_id):
         out.append("<requestId>%s</requestId>" % request_id)
         if shape is not None:
             _emit_members(out, shape, data)
+        else:
+            out.append("<return>true</return>")  # as EC2 answers calls the model gives no output
     elif service in ("rds", "sts"):
         wrapper = shape.serialization.get("resultWrapper") if shape is not None else None
         if wrapper:

@@ -10,7 +10,11 @@ Routes (the zone ID in a path is bare: botocore strips "/hostedzone/"):
   POST   /2013-04-01/hostedzone/{Id}/associatevpc  AssociateVPCWithHostedZone
   POST   /2013-04-01/hostedzone/{Id}/disassociatevpc
   GET    /2013-04-01/hostedzonesbyvpc              ListHostedZonesByVPC (vpcid, vpcregion)
+  GET    /2013-04-01/hostedzonesbyname             ListHostedZonesByName (dnsname, hostedzoneid, maxitems)
   GET    /2013-04-01/change/{Id}                   GetChange
+  POST   /2013-04-01/tags/hostedzone/{Id}          ChangeTagsForResource (AddTags, RemoveTagKeys)
+  GET    /2013-04-01/tags/hostedzone/{Id}          ListTagsForResource
+  POST   /2013-04-01/tags/hostedzone               ListTagsForResources (up to 10 ResourceIds)
 
 ListResourceRecordSets paging, as Route 53 does it: up to 300 record sets a
 page (maxitems is a string; larger values are cut to 300); the next page
@@ -45,7 +49,11 @@ _ROUTES = [
     ("POST", r"hostedzone/(?P<id>[^/]+)/associatevpc", "AssociateVPCWithHostedZone"),
     ("POST", r"hostedzone/(?P<id>[^/]+)/disassociatevpc", "DisassociateVPCFromHostedZone"),
     ("GET", r"hostedzonesbyvpc", "ListHostedZonesByVPC"),
+    ("GET", r"hostedzonesbyname", "ListHostedZonesByName"),
     ("GET", r"change/(?P<id>[^/]+)", "GetChange"),
+    ("POST", r"tags/(?P<type>[^/]+)/(?P<id>[^/]+)", "ChangeTagsForResource"),
+    ("GET", r"tags/(?P<type>[^/]+)/(?P<id>[^/]+)", "ListTagsForResource"),
+    ("POST", r"tags/(?P<type>[^/]+)", "ListTagsForResources"),
 ]
 
 
@@ -346,20 +354,24 @@ def create_hosted_zone(fake, req, params):
                                "zone named %s" % (vpc["VPCId"], name))
     zone = st.add_zone({"Name": name, "CallerReference": body["CallerReference"],
                         "Config": {"Comment": cfg.get("Comment", ""), "PrivateZone": bool(vpc)},
-                        "VPCs": [vpc] if vpc else []})
+                        "VPCs": [vpc] if vpc else [], "FakeSource": "api"})
     fake.caller_refs.add(body["CallerReference"])
     out = {"HostedZone": st.zone_summary(zone), "ChangeInfo": _new_change(fake),
            "Location": "https://route53.amazonaws.com/2013-04-01/hostedzone/" + zone["Id"]}
+    # The model requires DelegationSet here, private zone or not (a private zone
+    # gets Route 53's fixed ns-0/512/1024/1536.awsdns-00 set).
+    out["DelegationSet"] = {"NameServers": [n.rstrip(".") for n in zone["NameServers"]]}
     if vpc:
         out["VPC"] = vpc
-    else:
-        out["DelegationSet"] = {"NameServers": [n.rstrip(".") for n in zone["NameServers"]]}
     return out
 
 
 def _check_vpc(fake, vpc):
+    """A VPC must exist in the fake's EC2 state once that state has (or had) VPCs."""
+    if not vpc.get("VPCId"):
+        raise AwsError("InvalidInput", "The input is not valid: VPC.VPCId is required")
     known = {(v["VpcId"], v["Region"]) for v in fake.state.vpcs}
-    if known and (vpc["VPCId"], vpc["VPCRegion"]) not in known:
+    if fake.state.vpcs_known and (vpc["VPCId"], vpc["VPCRegion"]) not in known:
         raise AwsError("InvalidVPCId", "The VPC ID '%s' is not valid in region %s"
                        % (vpc["VPCId"], vpc["VPCRegion"]))
 
@@ -405,7 +417,96 @@ def delete_hosted_zone(fake, req, params):
     return {"ChangeInfo": _new_change(fake)}
 
 
+def list_hosted_zones_by_name(fake, req, params):
+    """Zones ordered by name with the labels reversed (com.example.www.), then by ID."""
+    per, shown = _maxitems(req, 100, 100)
+    name, zid = req.q("dnsname"), req.q("hostedzoneid")
+    if zid is not None and name is None:
+        raise AwsError("InvalidInput", "The input is not valid: HostedZoneId requires DNSName")
+    st = fake.state
+    zones = sorted((st.zones[z] for z in st.zone_order), key=lambda z: (r53_order(r53_labels(z["Name"])), z["Id"]))
+    start = 0
+    if name is not None:
+        try:
+            key = (r53_order(r53_labels(name)), zid or "")
+        except StateError as e:
+            raise AwsError("InvalidDomainName", str(e))
+        start = next((i for i, z in enumerate(zones) if (r53_order(r53_labels(z["Name"])), z["Id"]) >= key),
+                     len(zones))
+    page = zones[start:start + per]
+    out = {"HostedZones": [st.zone_summary(z) for z in page], "IsTruncated": start + per < len(zones),
+           "MaxItems": shown}
+    if name is not None:
+        out["DNSName"] = name
+    if zid is not None:
+        out["HostedZoneId"] = zid
+    if out["IsTruncated"]:
+        out["NextDNSName"] = zones[start + per]["Name"]
+        out["NextHostedZoneId"] = zones[start + per]["Id"]
+    return out
+
+
+# ---- tags (hosted zones) ------------------------------------------------------------
+
+def _tagged_zone(fake, params):
+    rtype = params["type"]
+    if rtype == "healthcheck":
+        raise AwsError("NoSuchHealthCheck", "No health check exists with the specified ID %s"
+                       % params.get("id"), 404)
+    if rtype != "hostedzone":
+        raise AwsError("InvalidInput", "The input is not valid: ResourceType %s is not hostedzone or healthcheck"
+                       % rtype)
+    return _zone(fake, params["id"].rsplit("/", 1)[-1])
+
+
+def change_tags_for_resource(fake, req, params):
+    zone = _tagged_zone(fake, params)
+    body = _parse("ChangeTagsForResource", req)
+    add = body.get("AddTags") or []
+    remove = body.get("RemoveTagKeys") or []
+    if not add and not remove:
+        raise AwsError("InvalidInput", "The input is not valid: AddTags or RemoveTagKeys is required")
+    if len(add) > 10 or len(remove) > 10:
+        raise AwsError("InvalidInput", "The input is not valid: at most 10 tags can be added or removed at once")
+    tags = [t for t in zone["Tags"] if t["Key"] not in remove]
+    for t in add:
+        key, value = t.get("Key"), t.get("Value", "")
+        if not key or len(key) > 128 or len(value) > 256:
+            raise AwsError("InvalidInput", "The input is not valid: tag key must be 1 to 128 characters and the "
+                           "value at most 256")
+        for o in tags:
+            if o["Key"] == key:
+                o["Value"] = value
+                break
+        else:
+            tags.append({"Key": key, "Value": value})
+    if len(tags) > 50:
+        raise AwsError("InvalidInput", "The input is not valid: a resource can have at most 50 tags")
+    zone["Tags"] = tags
+    return {}
+
+
+def _tag_set(zone):
+    return {"ResourceType": "hostedzone", "ResourceId": zone["Id"], "Tags": [dict(t) for t in zone["Tags"]]}
+
+
+def list_tags_for_resource(fake, req, params):
+    return {"ResourceTagSet": _tag_set(_tagged_zone(fake, params))}
+
+
+def list_tags_for_resources(fake, req, params):
+    body = _parse("ListTagsForResources", req)
+    ids = body.get("ResourceIds") or []
+    if not 1 <= len(ids) <= 10:
+        raise AwsError("InvalidInput", "The input is not valid: give 1 to 10 ResourceIds")
+    return {"ResourceTagSets": [_tag_set(_tagged_zone(fake, dict(params, id=i))) for i in ids]}
+
+
 HANDLERS = {
+    "ListHostedZonesByName": list_hosted_zones_by_name,
+    "ChangeTagsForResource": change_tags_for_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "ListTagsForResources": list_tags_for_resources,
     "ListResourceRecordSets": list_resource_record_sets,
     "ListHostedZones": list_hosted_zones,
     "ListHostedZonesByVPC": list_hosted_zones_by_vpc,

@@ -18,8 +18,10 @@ Route 53 names (facts the client must get right):
 """
 
 import copy
-import hashlib
 import ipaddress
+
+import fake_network
+from fake_common import hexid, tags_list  # noqa: F401 (tags_list is used by importers)
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "eu-west-1"
@@ -174,17 +176,7 @@ def _generated(spec, zone_name):
 
 # ---- EC2 / RDS helpers ----------------------------------------------------------
 
-def tags_list(tags):
-    """Tags may be given as {"Name": "x"} or as the CLI's [{"Key", "Value"}]."""
-    if tags is None:
-        return []
-    if isinstance(tags, dict):
-        return [{"Key": k, "Value": v} for k, v in tags.items()]
-    return [{"Key": t["Key"], "Value": t.get("Value", "")} for t in tags]
-
-
-def _hexid(*parts, n=17):
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+_hexid = hexid
 
 
 def private_dns_name(ip, region):
@@ -226,6 +218,8 @@ class State:
         st.imds.setdefault("Region", st.region)
         st._load_vpcs(doc)
         st._load_enis_and_instances(doc)
+        fake_network.load(st, doc)
+        st.vpcs_known = bool(st.vpcs)  # Route 53 checks VPC ids once the state has VPCs
         st._load_dbs(doc)
         st._load_zones(doc)
         return st
@@ -240,7 +234,7 @@ class State:
             v.setdefault("IsDefault", False)
             v.setdefault("InstanceTenancy", "default")
             v.setdefault("OwnerId", self.account)
-            v.setdefault("DhcpOptionsId", "dopt-" + _hexid(v["VpcId"], n=8))
+            v.setdefault("DhcpOptionsId", fake_network.default_dhcp_id(self, v["Region"]))
             v.setdefault("CidrBlockAssociationSet", [{
                 "CidrBlock": v["CidrBlock"], "AssociationId": "vpc-cidr-assoc-" + _hexid(v["VpcId"]),
                 "CidrBlockState": {"State": "associated"}}])
@@ -254,7 +248,7 @@ class State:
             s.setdefault("Region", self.region)
             s.setdefault("State", "available")
             s.setdefault("AvailabilityZone", self.region + "a")
-            s.setdefault("AvailabilityZoneId", "euw1-az1")
+            s.setdefault("AvailabilityZoneId", fake_network.az_id(s["AvailabilityZone"]))
             s.setdefault("DefaultForAz", False)
             s.setdefault("MapPublicIpOnLaunch", False)
             s.setdefault("AssignIpv6AddressOnCreation", False)
@@ -432,7 +426,8 @@ class State:
         zone = {"Id": zid, "Name": name, "CallerReference": z.get("CallerReference", "vpcdns-" + zid),
                 "Config": cfg, "VPCs": vpcs,
                 "Owner": z.get("Owner", {"OwningAccount": self.account}),
-                "NameServers": z.get("NameServers", DEFAULT_NS)}
+                "NameServers": z.get("NameServers", DEFAULT_NS), "Tags": tags_list(z.get("Tags")),
+                "FakeSource": z.get("FakeSource", "state")}
         records = []
         if z.get("DefaultRecords", True):
             records.append({"Name": name, "Type": "SOA", "TTL": 900, "ResourceRecords": [
