@@ -28,7 +28,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_TESTS := packet netaddr config zone query sigv4 sync network
 UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
 
-.PHONY: all run test check unit system diff fuzz fuzz-replay asan format format-check bench \
+.PHONY: all unit-bins run test check unit system diff fuzz fuzz-replay asan format format-check bench \
         bench-sync deps clean install lab lab-down
 
 all: $(BIN)/vpcdnsd $(BIN)/vpcdns-sync $(BIN)/vpcdns-provision
@@ -66,6 +66,8 @@ $(BIN)/fuzz-replay: $(BUILD)/tests/fuzz/fuzz_query.o $(BUILD)/tests/fuzz/replay.
 	@mkdir -p $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
+unit-bins: $(UNIT_BIN)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 deps:
@@ -90,6 +92,8 @@ check: all $(UNIT_BIN) $(BIN)/fuzz-replay
 	/usr/bin/python3 tests/sync/test_sync.py --sync $(BIN)/vpcdns-sync --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/provision/test_lab.py --provision $(BIN)/vpcdns-provision --vpcdnsd $(BIN)/vpcdnsd
 	/usr/bin/python3 tests/provision/test_provision_aws.py --provision $(BIN)/vpcdns-provision
+	/usr/bin/python3 tests/provision/test_aws_e2e.py --provision $(BIN)/vpcdns-provision \
+	  --sync $(BIN)/vpcdns-sync --vpcdnsd $(BIN)/vpcdnsd
 	@if [ -z "$(SKIP_DIFF)" ]; then \
 	  /usr/bin/python3 tests/aws/test_fake_aws.py; fi
 	@if [ -z "$(SKIP_DIFF)" ]; then \
@@ -99,7 +103,7 @@ unit: $(UNIT_BIN)
 	tests/run-unit.sh $(UNIT_BIN)
 
 asan:
-	$(MAKE) all $(UNIT_BIN) BUILD=build-asan BIN=bin-asan \
+	$(MAKE) all unit-bins BUILD=build-asan BIN=bin-asan \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
 # libFuzzer target (clang); the corpus also replays in `make test`.

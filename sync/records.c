@@ -163,7 +163,8 @@ void records_normalize(struct records *r, const char *zone)
 			r->v[out++] = r->v[i];
 	r->n = out;
 	out = 0;
-	qsort(r->v, r->n, sizeof(r->v[0]), cmp_rec);
+	if (r->n > 1) /* an empty zone has no array at all */
+		qsort(r->v, r->n, sizeof(r->v[0]), cmp_rec);
 	/* Dropped records (NULL owners) are squeezed out at the end. */
 	for (size_t i = 0; i < r->n;) {
 		size_t j = i;

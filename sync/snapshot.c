@@ -149,6 +149,7 @@ int snapshot_update(const struct snapshot_opts *o, const struct records *recs,
 	uint32_t old_serial;
 	unsigned soa_ttl = 0, soa_min = 0;
 	bool have_ns = false;
+	size_t below_apex = 0; /* records of the new zone other than its apex's */
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -163,6 +164,7 @@ int snapshot_update(const struct snapshot_opts *o, const struct records *recs,
 		int n;
 		if (strcmp(r->type, "SOA") == 0)
 			continue;
+		below_apex += strlen(r->owner) != strlen(o->zone) + 1;
 		if (strcmp(r->type, "NS") == 0 && strlen(r->owner) == strlen(o->zone) + 1) {
 			if (!have_ns)
 				snprintf(mname, sizeof(mname), "%s", r->rdata);
@@ -208,7 +210,13 @@ int snapshot_update(const struct snapshot_opts *o, const struct records *recs,
 		rc = 0;
 		goto out;
 	}
-	if (old.n > 0 && !o->force && res->removed * 100 > (size_t)o->max_delete_percent * old.n) {
+	/*
+	 * A small zone is exempt (as octoDNS does it): removing one of three
+	 * instances is ordinary scale-in, not a sign of a partial listing. Left
+	 * with nothing below its apex, it is guarded all the same.
+	 */
+	if ((old.n >= SNAPSHOT_GUARD_MIN || below_apex == 0) && !o->force &&
+	    res->removed * 100 > (size_t)o->max_delete_percent * old.n) {
 		snprintf(err, errlen,
 			 "zone %s: refusing to delete %zu of %zu records (more than "
 			 "max_delete_ratio %u%%); run with --force if this is intended",

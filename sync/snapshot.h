@@ -5,7 +5,8 @@
  * temp file, fsync, rename, fsync of the folder, so vpcdnsd sees the old file
  * or the new one, never half. Its SOA serial grows only when the records
  * changed. A change that would delete more than the allowed share of the
- * records is refused unless forced.
+ * records is refused unless forced (zones of fewer than SNAPSHOT_GUARD_MIN
+ * records are exempt, unless the change leaves nothing below the apex).
  */
 #ifndef SYNC_SNAPSHOT_H
 #define SYNC_SNAPSHOT_H
@@ -16,6 +17,8 @@
 #include <stdio.h>
 
 #include "sync/records.h"
+
+#define SNAPSHOT_GUARD_MIN 10 /* records a zone needs before the deletion guard applies */
 
 struct snapshot_opts {
 	const char *dir;

@@ -221,7 +221,16 @@ int provision_aws_sources(const struct network *net, struct policy_env_source *o
 		out[e].vpc_id = vpc[0] != '\0' ? strdup(vpc) : NULL;
 		out[e].hosted_zone_id = zone[0] != '\0' ? strdup(zone) : NULL;
 	}
+	/* A policy without its sources would fail later, in vpcdnsd -t: say it now. */
 	rc = 0;
+	for (size_t e = 0; e < net->nenvs && rc == 0; e++)
+		if (out[e].vpc_id == NULL || out[e].hosted_zone_id == NULL) {
+			snprintf(err, errlen,
+				 "environment %s of stack %s has no %s yet (run apply first)",
+				 net->envs[e].name, net->stack,
+				 out[e].vpc_id == NULL ? "VPC" : "hosted zone");
+			rc = -1;
+		}
 out:
 	aws_inventory_free(&r.inv);
 	aws_client_free(r.client);

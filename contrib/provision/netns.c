@@ -46,7 +46,6 @@
 #define NETNS_RUN  "/run/netns"
 #define NETNS_ETC  "/etc/netns"
 #define MAX_DEPS   4
-#define SPEC_LEN   8192
 #define STOP_WAIT  5000 /* ms a process gets to stop after SIGTERM */
 #define START_WAIT 5000 /* ms vpcdnsd gets to write its pidfile */
 
@@ -235,18 +234,21 @@ static void spec_add(char **spec, const char *fmt, ...) __attribute__((format(pr
 static void spec_add(char **spec, const char *fmt, ...)
 {
 	size_t used = *spec != NULL ? strlen(*spec) : 0;
-	char line[SPEC_LEN];
+	char *line = NULL, *grown;
 	va_list ap;
-	char *grown;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	grown = realloc(*spec, used + strlen(line) + 1);
+	if (n < 0)
+		fatalx("out of memory");
+	grown = realloc(*spec, used + (size_t)n + 1);
 	if (grown == NULL)
-		return;
-	memcpy(grown + used, line, strlen(line) + 1);
+		fatalx("out of memory");
+	memcpy(grown + used, line, (size_t)n + 1);
 	*spec = grown;
+	free(line);
 }
 
 /* ---- what the lab should hold ---- */
@@ -554,7 +556,14 @@ static void vpcdnsd_config(const struct lab *lab, const struct net_host *h, char
 		return;
 	}
 	policy_server_allow(net, allow, sizeof(allow));
-	spec_add(spec, "allow = %s\n", allow);
+	f = open_memstream(&frag, &fraglen);
+	if (f == NULL)
+		return;
+	policy_write_list(f, "", "allow", allow);
+	fclose(f);
+	spec_add(spec, "%s", frag);
+	free(frag);
+	frag = NULL;
 	if (net->upstream != 0) {
 		net_addr_text(net->upstream, addr, sizeof(addr));
 		spec_add(spec, "\n[forward]\nupstream = %s\n", addr);

@@ -69,19 +69,18 @@ void policy_server_allow(const struct network *net, char *buf, size_t len)
 	}
 }
 
-/* "allow = a, b, c" with long lists continued on indented lines. */
-static void write_list(FILE *out, const char *key, const char *list)
+void policy_write_list(FILE *out, const char *lead, const char *key, const char *list)
 {
 	const char *p = list;
 	size_t col = strlen(key) + 3;
 	bool first = true;
 
-	fprintf(out, "%s = ", key);
+	fprintf(out, "%s%s = ", lead, key);
 	while (*p != '\0') {
 		const char *comma = strstr(p, ", ");
 		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (!first && col + n > 88) {
-			fprintf(out, ",\n    ");
+			fprintf(out, ",\n%s    ", lead);
 			col = 4;
 		} else if (!first) {
 			fprintf(out, ", ");
@@ -104,7 +103,7 @@ static void write_env(const struct network *net, size_t env, const struct policy
 
 	fprintf(out, "\n; environment %s\n[zone:%s]\n", e->name, e->zone);
 	zone_allow(net, env, allow, sizeof(allow));
-	write_list(out, "allow", allow);
+	policy_write_list(out, "", "allow", allow);
 	if (opts->zone_dir != NULL)
 		fprintf(out, "file = %s/%s.zone\n", opts->zone_dir, e->zone);
 	if (src != NULL && src->hosted_zone_id != NULL)
@@ -118,7 +117,7 @@ static void write_env(const struct network *net, size_t env, const struct policy
 			fprintf(out, "allow = 127.0.0.1/32 ; no tier sees %s\n",
 				net->tiers[t].name);
 		else
-			write_list(out, "allow", allow);
+			policy_write_list(out, "", "allow", allow);
 		if (opts->zone_dir != NULL)
 			fprintf(out, "file = %s/%s.%s.zone\n", opts->zone_dir, net->tiers[t].name,
 				e->zone);
@@ -145,8 +144,8 @@ void policy_write(const struct network *net, const struct policy_opts *opts, FIL
 		"; or in one it sees.\n",
 		net->stack, net->path);
 	policy_server_allow(net, allow, sizeof(allow));
-	fprintf(out, "; [server] allow: every VPC of the stack\n; ");
-	write_list(out, "allow", allow);
+	fprintf(out, "; [server] allow: every VPC of the stack\n");
+	policy_write_list(out, "; ", "allow", allow);
 	if (opts->sources != NULL)
 		fprintf(out, "; Names outside these zones: the VPC's own resolver, e.g.\n"
 			     "; [forward]\n; upstream = 169.254.169.253\n");

@@ -29,6 +29,12 @@ struct policy_opts {
 /* Writes the [zone:...] sections (and a commented [server] allow) to out. */
 void policy_write(const struct network *net, const struct policy_opts *opts, FILE *out);
 
+/*
+ * Writes "LEAD KEY = a, b, c" with a long list continued on indented lines
+ * (each starting with lead: "; " keeps a commented list commented).
+ */
+void policy_write_list(FILE *out, const char *lead, const char *key, const char *list);
+
 /* The allow list of the server: every VPC of the stack, comma separated. */
 void policy_server_allow(const struct network *net, char *buf, size_t len);
 
