@@ -244,6 +244,136 @@ static int print_status(const struct config *c)
 
 /* ---- one zone ---- */
 
+/* True when owner ("a.b.zone.", final dot) lies in zone ("zone"). */
+static bool owner_in(const char *owner, const char *zone)
+{
+	size_t o = strlen(owner), z = strlen(zone);
+
+	if (o == z + 1)
+		return strncmp(owner, zone, z) == 0;
+	return o > z + 1 && owner[o - z - 2] == '.' && strncmp(owner + o - z - 1, zone, z) == 0;
+}
+
+/* The most specific configured zone holding owner, or NULL. */
+static const struct config_zone *zone_of(const struct config *c, const char *owner)
+{
+	const struct config_zone *best = NULL;
+
+	for (size_t i = 0; i < c->nzones; i++)
+		if (owner_in(owner, c->zones[i].name) &&
+		    (best == NULL || strlen(c->zones[i].name) > strlen(best->name)))
+			best = &c->zones[i];
+	return best;
+}
+
+static bool same_route53(const struct config_zone *a, const struct config_zone *b)
+{
+	return a->route53 != NULL && b->route53 != NULL && strcmp(a->route53, b->route53) == 0;
+}
+
+/*
+ * The zone named like the hosted zone cz->route53 reads: the topmost
+ * configured zone above cz (or cz) reading the same one. A tier zone that
+ * reads its environment's hosted zone takes only the names below it.
+ */
+static const struct config_zone *route53_home(const struct config *c, const struct config_zone *cz)
+{
+	const struct config_zone *home = cz;
+
+	for (size_t i = 0; i < c->nzones; i++) {
+		char owner[300];
+		snprintf(owner, sizeof(owner), "%s.", cz->name);
+		if (same_route53(&c->zones[i], cz) && owner_in(owner, c->zones[i].name) &&
+		    strlen(c->zones[i].name) < strlen(home->name))
+			home = &c->zones[i];
+	}
+	return home;
+}
+
+struct placing {
+	const struct config *c;
+	const struct config_zone *cz;
+};
+
+/*
+ * A record goes to the most specific configured zone holding its name, as
+ * vpcdnsd answers. Route 53 records that zone reads too are left to it quietly;
+ * anything else would never be answered, so it is reported.
+ */
+static enum records_fate place_record(void *arg, const char *owner, enum record_source source,
+				      char *why, size_t whylen)
+{
+	const struct placing *p = arg;
+	const struct config_zone *best = zone_of(p->c, owner);
+
+	if (best == p->cz)
+		return RECORDS_KEEP;
+	if (best != NULL && source == SOURCE_ROUTE53 && same_route53(best, p->cz))
+		return RECORDS_SKIP;
+	if (best == NULL || !owner_in(owner, p->cz->name))
+		snprintf(why, whylen, "outside the zone %s", p->cz->name);
+	else
+		snprintf(why, whylen,
+			 "below zone %s, which vpcdnsd serves on its own: give that zone "
+			 "this source too",
+			 best->name);
+	return RECORDS_REPORT;
+}
+
+/*
+ * One sync cycle reads each hosted zone once, however many configured zones
+ * (an environment's and its tiers') take records from it.
+ */
+static struct route53_cached {
+	char id[128];
+	struct records recs;
+} r53_cache[32];
+static size_t r53_ncached;
+
+static void r53_cache_clear(void)
+{
+	for (size_t i = 0; i < r53_ncached; i++)
+		records_free(&r53_cache[i].recs);
+	r53_ncached = 0;
+}
+
+static int fetch_route53(const struct config *c, const struct config_zone *cz,
+			 struct aws_client *aws, const char *id, struct records *out,
+			 struct aws_error *e)
+{
+	struct route53_cached *hit = NULL;
+	struct records fresh;
+
+	for (size_t i = 0; i < r53_ncached; i++)
+		if (strcmp(r53_cache[i].id, id) == 0)
+			hit = &r53_cache[i];
+	if (hit == NULL) {
+		records_init(&fresh);
+		if (route53_fetch(aws, id, route53_home(c, cz)->name, aws_client_region(aws),
+				  c->sync_interval < 60 ? c->sync_interval : 60, &fresh, e) < 0) {
+			records_free(&fresh);
+			return -1;
+		}
+		if (r53_ncached == sizeof(r53_cache) / sizeof(r53_cache[0]))
+			return records_take(out, &fresh) < 0 ? -1 : 0;
+		hit = &r53_cache[r53_ncached++];
+		snprintf(hit->id, sizeof(hit->id), "%s", id);
+		hit->recs = fresh;
+	}
+	for (size_t i = 0; i < hit->recs.n; i++) {
+		const struct record *r = &hit->recs.v[i];
+		if (records_add(out, r->owner, r->ttl, r->type, r->rdata, r->source) < 0)
+			return -1;
+	}
+	/* A problem ("owner TYPE: why") is told by the zone that would have held it. */
+	for (size_t i = 0; i < hit->recs.nproblems; i++) {
+		char owner[300];
+		if (sscanf(hit->recs.problems[i], "%299s", owner) == 1 && zone_of(c, owner) == cz)
+			records_problem(out, "%s", hit->recs.problems[i]);
+	}
+	return 0;
+}
+
 static int sync_zone(const struct config *c, const struct config_zone *cz, struct aws_client *aws,
 		     const struct options *o, bool *changed)
 {
@@ -290,8 +420,7 @@ static int sync_zone(const struct config *c, const struct config_zone *cz, struc
 		} else {
 			snprintf(id, sizeof(id), "%s", cz->route53);
 		}
-		if (route53_fetch(aws, id, cz->name, aws_client_region(aws),
-				  c->sync_interval < 60 ? c->sync_interval : 60, &recs, &e) < 0) {
+		if (fetch_route53(c, cz, aws, id, &recs, &e) < 0) {
 			snprintf(err, sizeof(err), "route53 %s: %s: %s", id, e.code, e.message);
 			source_done(&st, SRC_ROUTE53, -1, 0, &b, aws, err);
 			goto out;
@@ -313,6 +442,7 @@ static int sync_zone(const struct config *c, const struct config_zone *cz, struc
 		}
 		source_done(&st, SRC_INVENTORY, 0, recs.n - n0, &b, aws, "");
 	}
+	records_place(&recs, place_record, &(struct placing){c, cz});
 	records_normalize(&recs, cz->name);
 	for (size_t i = 0; i < recs.nproblems; i++)
 		log_warnx("zone %s: skipped %s", cz->name, recs.problems[i]);
@@ -510,6 +640,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		failures = 0;
+		r53_cache_clear();
 		for (size_t i = 0; i < c->nzones && !stop_requested; i++) {
 			if (!config_zone_synced(&c->zones[i]))
 				continue;
@@ -519,6 +650,7 @@ int main(int argc, char **argv)
 		}
 		if (synced == 0)
 			log_info("no zone has route53 or inventory: nothing to sync");
+		r53_cache_clear();
 		if (changed)
 			reload_vpcdnsd(c);
 		aws_client_free(aws);

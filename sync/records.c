@@ -141,6 +141,27 @@ static void drop(struct record *rec)
 	rec->owner = NULL;
 }
 
+void records_place(struct records *r, records_placer place, void *arg)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct record *rec = &r->v[i];
+		char why[512] = "";
+		enum records_fate fate = place(arg, rec->owner, rec->source, why, sizeof(why));
+		if (fate == RECORDS_KEEP) {
+			r->v[out++] = *rec;
+			continue;
+		}
+		if (fate == RECORDS_REPORT)
+			records_problem(r, "%s %s (%s): %s", rec->owner, rec->type,
+					source_names[rec->source], why);
+		free(rec->owner);
+		free(rec->rdata);
+	}
+	r->n = out;
+}
+
 void records_normalize(struct records *r, const char *zone)
 {
 	size_t out = 0;

@@ -53,6 +53,19 @@ int records_take(struct records *dst, struct records *src);
  */
 void records_normalize(struct records *r, const char *zone);
 
+/* Where a record belongs, as the caller (who knows every configured zone) decides. */
+enum records_fate {
+	RECORDS_KEEP,   /* it belongs to this zone */
+	RECORDS_SKIP,   /* it belongs to another zone that takes it too: leave it quietly */
+	RECORDS_REPORT, /* it would be lost: leave it and report why */
+};
+
+typedef enum records_fate (*records_placer)(void *arg, const char *owner, enum record_source source,
+					    char *why, size_t whylen);
+
+/* Drops every record place() does not keep (reported ones go to problems). */
+void records_place(struct records *r, records_placer place, void *arg);
+
 /* Writes "owner ttl IN type rdata" lines. */
 void records_write(const struct records *r, FILE *out);
 

@@ -121,6 +121,9 @@ static void write_env(const struct network *net, size_t env, const struct policy
 		if (opts->zone_dir != NULL)
 			fprintf(out, "file = %s/%s.%s.zone\n", opts->zone_dir, net->tiers[t].name,
 				e->zone);
+		/* The environment's hosted zone too: its names below this tier are served here. */
+		if (src != NULL && src->hosted_zone_id != NULL)
+			fprintf(out, "route53 = %s\n", src->hosted_zone_id);
 		/* Only this tier's instances by name: ip- and id names would list every tier.
 		 * RDS databases go to the tiers without internet access. */
 		if (src != NULL && src->vpc_id != NULL)

@@ -92,7 +92,9 @@ NAME_TAG = {"dns-1-mgmt": "dns-1"}
 DATABASES = {"orders": "production", "devorders": "development"}
 # Route 53 records added with the AWS CLI to production's hosted zone
 R53_RECORDS = [("api.prod.internal.", "A", "10.1.10.20"),
-               ("dbalias.prod.internal.", "CNAME", "db-1.persistence.prod.internal.")]
+               ("dbalias.prod.internal.", "CNAME", "db-1.persistence.prod.internal."),
+               # below a tier: served by the tier zone, with the tier's allow list
+               ("legacy.persistence.prod.internal.", "A", "10.1.20.99")]
 OUTSIDE = "198.51.100.7"
 
 ARGS = None
@@ -536,6 +538,8 @@ def test_snapshots():
                                   ("web-2.private.prod.internal.", "A"): {"10.1.11.10"},
                                   ("dns-1.private.prod.internal.", "A"): {"10.1.10.53"}},
         "persistence.prod.internal": {("db-1.persistence.prod.internal.", "A"): {"10.1.20.10"},
+                                      # a Route 53 record below the tier lands in the tier zone
+                                      ("legacy.persistence.prod.internal.", "A"): {"10.1.20.99"},
                                       ("orders.persistence.prod.internal.", "CNAME"):
                                       {"orders.c0vpcdnsfake.%s.rds.amazonaws.com." % REGION}},
         "public.mgmt.internal": {("bastion-1.public.mgmt.internal.", "A"): {"10.0.0.10"}},
@@ -646,6 +650,8 @@ def test_spot_checks():
              (c["production-private"], "lb-1.public.prod.internal", "10.1.0.10"),
              (c["production-private"], "api.prod.internal", "10.1.10.20"),
              (c["production-public"], "db-1.persistence.prod.internal", "REFUSED"),
+             (c["production-private"], "legacy.persistence.prod.internal", "10.1.20.99"),
+             (c["production-public"], "legacy.persistence.prod.internal", "REFUSED"),
              (c["production-public"], "web-1.private.prod.internal", "REFUSED"),
              (c["production-public"], "lb-1.public.prod.internal", "10.1.0.10"),
              (c["management-private"], "web-1.private.prod.internal", "10.1.10.10"),

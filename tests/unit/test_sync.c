@@ -81,6 +81,44 @@ static void test_records_merge(void **state)
 	records_free(&r);
 }
 
+/* The placer of a tier zone: its names, its parent's (left quietly), a nested zone's (reported). */
+static enum records_fate place_tier(void *arg, const char *owner, enum record_source source,
+				    char *why, size_t whylen)
+{
+	(void)arg;
+	(void)source;
+	if (strstr(owner, "deep.private.z.test.") != NULL) {
+		snprintf(why, whylen, "below zone deep.private.z.test");
+		return RECORDS_REPORT;
+	}
+	if (strstr(owner, "private.z.test.") != NULL)
+		return RECORDS_KEEP;
+	return RECORDS_SKIP;
+}
+
+static void test_records_place(void **state)
+{
+	struct records r;
+
+	(void)state;
+	records_init(&r);
+	records_add(&r, "web.private.z.test.", 60, "A", "10.0.0.1", SOURCE_ROUTE53);
+	records_add(&r, "api.z.test.", 60, "A", "10.0.0.2", SOURCE_ROUTE53);
+	records_add(&r, "x.deep.private.z.test.", 60, "A", "10.0.0.3", SOURCE_ROUTE53);
+	records_place(&r, place_tier, NULL);
+	assert_int_equal(r.n, 1);
+	assert_true(has(&r, "web.private.z.test.", "A", "10.0.0.1"));
+	assert_int_equal(r.nproblems, 1);
+	assert_non_null(strstr(r.problems[0], "x.deep.private.z.test. A (route53): below zone"));
+	/* An empty set stays empty, and normalizing it is fine (no qsort of NULL). */
+	records_free(&r);
+	records_init(&r);
+	records_place(&r, place_tier, NULL);
+	records_normalize(&r, "z.test");
+	assert_int_equal(r.n, 0);
+	records_free(&r);
+}
+
 static int count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -193,8 +231,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_route53_unescape), cmocka_unit_test(test_inventory_label),
-	    cmocka_unit_test(test_records_merge),    cmocka_unit_test(test_snapshot),
-	    cmocka_unit_test(test_weighted_pick),
+	    cmocka_unit_test(test_records_merge),    cmocka_unit_test(test_records_place),
+	    cmocka_unit_test(test_snapshot),         cmocka_unit_test(test_weighted_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
