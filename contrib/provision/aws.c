@@ -156,6 +156,44 @@ static void print_ids(const struct aws_run *r)
 	}
 }
 
+/*
+ * Destroy stops before deleting anything while instances still run in the
+ * stack's VPCs: deleting their subnets would fail halfway, after the NAT
+ * gateways, peering and security groups were already gone.
+ */
+static int refuse_busy_vpcs(struct aws_run *r)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < r->inv.n && rc == 0; i++) {
+		const struct aws_res *vpc = r->inv.v[i];
+		char context[AWS_CONTEXT_LEN], instance[AWS_ID_LEN];
+		struct aws_form f;
+
+		if (vpc->kind != AWS_KIND_VPC)
+			continue;
+		aws_ec2_form_init(&f, "DescribeInstances");
+		aws_ec2_form_add(&f, "vpc-id", "Filter.1.Name");
+		aws_ec2_form_add(&f, vpc->id, "Filter.1.Value.1");
+		aws_ec2_form_add(&f, "instance-state-name", "Filter.2.Name");
+		aws_ec2_form_add(&f, "pending", "Filter.2.Value.1");
+		aws_ec2_form_add(&f, "running", "Filter.2.Value.2");
+		aws_ec2_form_add(&f, "stopping", "Filter.2.Value.3");
+		aws_ec2_form_add(&f, "stopped", "Filter.2.Value.4");
+		snprintf(context, sizeof(context), "DescribeInstances %s", vpc->name);
+		if (aws_ec2_find(r, &f, context, "instancesSet/item/instanceId", instance,
+				 sizeof(instance)) < 0)
+			return -1;
+		if (instance[0] != '\0') {
+			log_errx("destroy: vpc %s (%s) still has instances (%s first); terminate "
+				 "them, then destroy again. Nothing was deleted.",
+				 vpc->name, vpc->id, instance);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 int provision_aws(const struct network *net, enum provision_cmd cmd,
 		  const struct provision_opts *opts)
 {
@@ -179,7 +217,7 @@ int provision_aws(const struct network *net, enum provision_cmd cmd,
 	if (aws_ec2_describe(&r) < 0 || aws_zone_describe(&r) < 0)
 		goto out;
 	if (cmd == PROVISION_DESTROY) {
-		if (aws_teardown(&r, true) < 0)
+		if (refuse_busy_vpcs(&r) < 0 || aws_teardown(&r, true) < 0)
 			goto out;
 	} else {
 		aws_want_claim(&r);

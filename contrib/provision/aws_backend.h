@@ -218,6 +218,10 @@ void aws_ec2_form_free(struct aws_form *f);
 int aws_ec2_call(struct aws_run *r, struct aws_form *f, const char *context, const char *want,
 		 char *out, size_t outlen);
 
+/* Like aws_ec2_call, but finding nothing is no error: out is then "". */
+int aws_ec2_find(struct aws_run *r, struct aws_form *f, const char *context, const char *want,
+		 char *out, size_t outlen);
+
 /* Appends every EC2 resource tagged with the stack to r->inv (VPC attributes included). */
 int aws_ec2_describe(struct aws_run *r);
 

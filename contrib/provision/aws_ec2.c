@@ -150,6 +150,18 @@ int aws_ec2_call(struct aws_run *r, struct aws_form *f, const char *context, con
 	return rc;
 }
 
+int aws_ec2_find(struct aws_run *r, struct aws_form *f, const char *context, const char *want,
+		 char *out, size_t outlen)
+{
+	struct aws_error e;
+	int rc = 0;
+
+	if (ec2_call_raw(r, f, want, out, outlen, &e) < 0)
+		rc = aws_fail(context, &e);
+	aws_ec2_form_free(f);
+	return rc;
+}
+
 /* ---- Describe* of every kind, into the inventory ---- */
 
 struct describe_op {

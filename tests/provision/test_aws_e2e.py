@@ -777,12 +777,16 @@ def test_stop_vpcdnsd():
 
 def test_destroy_with_instance_left():
     """The AWS backend builds the network, not instances: with one still in a subnet destroy
-    fails (DependencyViolation) and a later destroy, once it is gone, finishes."""
+    refuses before deleting anything, and a later destroy, once it is gone, finishes."""
     put_world({"web-1": INSTANCES["web-1"]}, {})
     p = provision("destroy", expect=None)
     check(p.returncode == 1, "destroy with an instance in a subnet exited %d:\n%s%s" %
           (p.returncode, p.stdout, p.stderr))
-    check("DependencyViolation" in p.stderr, "destroy's error names no DependencyViolation:\n%s" % p.stderr)
+    check("still has instances" in p.stderr and "Nothing was deleted" in p.stderr,
+          "destroy's error does not name the instances:\n%s" % p.stderr)
+    check("- delete" not in p.stdout, "destroy deleted things first:\n%s" % p.stdout)
+    p = provision("plan")
+    check(p.stdout.strip() == "No changes.", "the network changed:\n%s" % p.stdout)
     vlog("destroy with web-1 left: %s" % p.stderr.strip())
 
 
