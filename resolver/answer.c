@@ -328,7 +328,135 @@ static enum step lookup(struct ctx *c)
 	return node_answer(c, node);
 }
 
+/* set's records owned by the name at packet offset owner; false when one does not fit. */
+static bool put_plain(struct packet_writer *w, const struct zone_rrset *set, uint16_t owner)
+{
+	if (set == NULL || set->count == 0 || !zone_type_plain(set->type))
+		return false;
+	for (size_t i = 0; i < set->count; i++) {
+		const struct zone_rdata *rd = set->rdata[i];
+		if (rd->acl != NULL || !packet_put_rr(w, PACKET_ANSWER, NULL, owner, set->type,
+						      DNS_CLASS_IN, set->ttl, rd->data, rd->len))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 2308: the negative answer with the zone's rendered SOA, its pointers
+ * moved to where the apex is in this question (see struct zone_negative).
+ */
+static bool ready_negative(const struct zone *zone, const struct packet_query *q,
+			   struct packet_writer *w, struct answer *out, unsigned rcode)
+{
+	const struct zone_negative *neg = zone_negative(zone);
+	unsigned zl = zone_apex_labels(zone);
+	size_t apex_len, start = w->pos;
+	uint16_t delta;
+
+	zone_apex(zone, &apex_len);
+	/* Far fewer labels than the writer remembers: it would point the same way. */
+	if (neg == NULL || q->qname_labels > PACKET_COMP_MAX / 2)
+		return false;
+	if (q->qname_labels > zl) {
+		const uint8_t *label = q->qname + q->label_off[q->qname_labels - zl - 1];
+		for (size_t i = 0; i < 2; i++)
+			if (neg->above[i] != NULL &&
+			    memcmp(neg->above[i], label, 1u + neg->above[i][0]) == 0)
+				return false;
+	}
+	if (!packet_put_rendered(w, neg->soa.wire, neg->soa.len, 0, 1, 0))
+		return false;
+	delta = (uint16_t)(q->qname_len - apex_len);
+	for (size_t i = 0; i < neg->nptr; i++) {
+		uint8_t *p = w->buf + start + neg->ptr[i];
+		dns_put16(p, (uint16_t)(dns_get16(p) + delta));
+	}
+	out->rcode = rcode;
+	out->flags = DNS_FLAG_AA;
+	return true;
+}
+
+/*
+ * NXDOMAIN: the name's closest encloser answers for its own names (no cut,
+ * no DNAME on the way) and has no wildcard child (RFC 4592 3.3.1).
+ */
+static bool ready_nxdomain(const struct zone *zone, const struct packet_query *q,
+			   struct packet_writer *w, struct answer *out)
+{
+	unsigned zl = zone_apex_labels(zone);
+	const struct zone_node *encloser = NULL;
+
+	if (q->qname_labels <= zl)
+		return false;
+	/* Every ancestor of a node is a node: the first one found is the closest. */
+	for (unsigned i = 1; i + zl <= q->qname_labels && encloser == NULL; i++) {
+		size_t off = q->label_off[i - 1] + 1u + q->qname[q->label_off[i - 1]];
+		encloser = i + zl == q->qname_labels
+			       ? zone_apex_node(zone)
+			       : zone_find_hash(zone, q->qname + off, q->qname_len - off,
+						q->label_hash[i]);
+	}
+	if (encloser == NULL || encloser->wildcard != NULL ||
+	    (encloser->flags & (ZONE_NODE_INDIRECT | ZONE_NODE_DNAME)))
+		return false;
+	return ready_negative(zone, q, w, out, DNS_RCODE_NXDOMAIN);
+}
+
+bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q,
+		  struct packet_writer *w, struct answer *out)
+{
+	const struct zone_node *node;
+	const struct zone_ready *r;
+	const struct zone_rendered *a = NULL;
+	const struct zone_rrset *set;
+	struct packet_mark m = packet_mark(w);
+	bool ok;
+
+	/* Rendered for the question at offset 12, uncompressed, with nothing after it. */
+	if (w->pos != q->question_end)
+		return false;
+	node = zone_find_hash(entry->zone, q->qname, q->qname_len, q->label_hash[0]);
+	if (node == NULL)
+		return ready_nxdomain(entry->zone, q, w, out);
+	if (q->qtype == DNS_TYPE_ANY || (node->flags & ZONE_NODE_INDIRECT) || node->nweighted > 0)
+		return false;
+	r = node->ready;
+	if (r != NULL)
+		a = zone_ready_find(r, q->qtype);
+	if (a != NULL) {
+		ok = packet_put_rendered(w, a->wire, a->len, a->an, 0, a->ar);
+	} else if (node->flags & ZONE_NODE_CNAME) {
+		/* RFC 1034 4.3.2 step 3a: the CNAME, then the target's records of the type. */
+		if (r == NULL || r->answers[0].qtype != DNS_TYPE_CNAME ||
+		    (r->target == NULL && !r->cname_only))
+			return false;
+		a = &r->answers[0];
+		ok = packet_put_rendered(w, a->wire, a->len, a->an, 0, a->ar) &&
+		     (r->cname_only ||
+		      put_plain(w, zone_node_rrset(r->target, q->qtype), r->target_ptr));
+	} else if ((set = zone_node_rrset(node, q->qtype)) == NULL) {
+		return ready_negative(entry->zone, q, w, out, DNS_RCODE_NOERROR); /* NODATA */
+	} else {
+		ok = put_plain(w, set, DNS_HEADER_LEN);
+	}
+	if (!ok) {
+		packet_rollback(w, m);
+		return false;
+	}
+	out->rcode = DNS_RCODE_NOERROR;
+	out->flags = DNS_FLAG_AA;
+	return true;
+}
+
 void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
+		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out)
+{
+	if (!answer_ready(entry, q, w, out))
+		answer_walk(entry, q, src, tcp, w, out);
+}
+
+void answer_walk(const struct zonedb_entry *entry, const struct packet_query *q,
 		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out)
 {
 	struct ctx c;

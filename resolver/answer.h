@@ -22,8 +22,26 @@ struct answer {
 	uint16_t flags; /* AA */
 };
 
-/* Builds the answer for q from the zone in entry into w. */
+/*
+ * Builds the answer for q from the zone in entry into w (fresh from
+ * packet_writer_init): answer_ready when it can, else answer_walk.
+ */
 void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
+		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out);
+
+/*
+ * The common positive answer without a walk: the query name is a node of the
+ * zone answered from itself, and the answer is one rendered at load
+ * (zone_ready) or the plain RRset of the type (zone_type_plain), possibly
+ * after the node's CNAME. True with the answer in w; false, with w as it
+ * was, for every other case (NXDOMAIN, NODATA, referrals, wildcards, ANY,
+ * per-client or weighted records, an answer over the budget).
+ */
+bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q,
+		  struct packet_writer *w, struct answer *out);
+
+/* The answer as RFC 1034 4.3.2 finds it, walking from the apex: every case. */
+void answer_walk(const struct zonedb_entry *entry, const struct packet_query *q,
 		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out);
 
 #endif

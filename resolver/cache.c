@@ -148,14 +148,13 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-static uint32_t key_hash(const uint8_t *qname, size_t len, uint16_t qtype, uint16_t qclass,
-			 bool do_bit)
+static uint32_t key_hash(const struct packet_query *q)
 {
-	uint32_t h = dns_name_hash(qname, len);
+	uint32_t h = q->label_hash[0]; /* dns_name_hash of qname, from packet_parse */
 
-	h = (h ^ qtype) * 16777619u;
-	h = (h ^ qclass) * 16777619u;
-	return (h ^ (uint32_t)do_bit) * 16777619u;
+	h = (h ^ q->qtype) * 16777619u;
+	h = (h ^ q->qclass) * 16777619u;
+	return (h ^ (uint32_t)q->edns_do) * 16777619u;
 }
 
 static struct cache_entry *find(struct shard *c, const uint8_t *qname, size_t len, uint16_t qtype,
@@ -189,7 +188,7 @@ static struct cache_entry *insert(struct shard *c, const struct packet_query *q,
 				  size_t nttl, uint64_t now_ms)
 {
 	size_t bytes = sizeof(struct cache_entry) + q->qname_len + rec_len + nttl * 6;
-	uint32_t h = key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do);
+	uint32_t h = key_hash(q);
 	struct cache_entry *e = find(c, q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do, h);
 
 	if (e != NULL)
@@ -263,8 +262,7 @@ static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi)
 bool cache_store(struct cache *cache, const struct packet_query *q, const uint8_t *msg, size_t len,
 		 uint64_t now_ms, const struct cache_policy *policy, bool *malformed)
 {
-	struct shard *c =
-	    shard_of(cache, key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do));
+	struct shard *c = shard_of(cache, key_hash(q));
 	uint16_t offs[MAX_TTL_FIELDS];
 	uint32_t ttls[MAX_TTL_FIELDS];
 	unsigned counts[3], rcode;
@@ -380,8 +378,7 @@ bool cache_store(struct cache *cache, const struct packet_query *q, const uint8_
 void cache_store_servfail(struct cache *cache, const struct packet_query *q, uint64_t now_ms,
 			  const struct cache_policy *policy)
 {
-	struct shard *c =
-	    shard_of(cache, key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do));
+	struct shard *c = shard_of(cache, key_hash(q));
 	struct cache_entry *e;
 
 	if (policy->servfail_ttl == 0)
@@ -473,7 +470,7 @@ static enum cache_state answer(struct cache *cache, const struct packet_query *q
 			       bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch,
 			       bool count)
 {
-	uint32_t h = key_hash(q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do);
+	uint32_t h = key_hash(q);
 	struct shard *c = shard_of(cache, h);
 	struct cache_entry *e;
 	enum cache_state state = CACHE_MISS;

@@ -19,31 +19,65 @@ size_t packet_name_len(const uint8_t *p, size_t max)
 	return 0;
 }
 
+/* The bytes A-Z of a word of eight turned to a-z, all eight at once (no byte carries into the next). */
+static uint64_t lower8(uint64_t v)
+{
+	uint64_t ascii = v & 0x7f7f7f7f7f7f7f7full;
+	uint64_t from_a = ascii + 0x3f3f3f3f3f3f3f3full; /* bit 7 set from 'A' (0x41) on */
+	uint64_t past_z = ascii + 0x2525252525252525ull; /* bit 7 set from '[' (0x5b) on */
+	uint64_t upper = from_a & ~past_z & ~v & 0x8080808080808080ull;
+
+	return v | upper >> 2; /* 0x80 >> 2 is the 0x20 between 'A' and 'a' */
+}
+
+/* Copies n bytes lower-cased; label lengths (below 64) are left as they are. */
+static void lower_copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	uint64_t v;
+	size_t i = 0;
+
+	if (n < 8) {
+		for (; i < n; i++)
+			dst[i] = dns_lower(src[i]);
+		return;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&v, src + i, 8);
+		v = lower8(v);
+		memcpy(dst + i, &v, 8);
+	}
+	/* The last bytes as the last word of eight, over some already written the same. */
+	memcpy(&v, src + n - 8, 8);
+	v = lower8(v);
+	memcpy(dst + n - 8, &v, 8);
+}
+
 /* Question names are never compressed: nothing precedes them to point at (RFC 1035 4.1.4). */
 static bool parse_qname(const uint8_t *buf, size_t len, size_t *pos, struct packet_query *q)
 {
-	size_t p = *pos, out = 0;
+	size_t p = *pos, n = 0;
 	unsigned labels = 0;
 
+	/* The labels' lengths first, then the name copied in one go. */
 	for (;;) {
 		uint8_t l;
-		if (p >= len)
+		if (p + n >= len)
 			return false;
-		l = buf[p];
+		l = buf[p + n];
 		if (l == 0)
 			break;
-		if (l > 63 || p + 1 + l > len || out + 1 + l + 1 > DNS_MAX_NAME)
+		if (l > 63 || p + n + 1 + l > len || n + 1 + l + 1 > DNS_MAX_NAME)
 			return false;
-		q->label_off[labels++] = (uint8_t)out;
-		q->qname[out++] = l;
-		for (unsigned i = 1; i <= l; i++)
-			q->qname[out++] = dns_lower(buf[p + i]);
-		p += 1 + (size_t)l;
+		q->label_off[labels++] = (uint8_t)n;
+		n += 1 + (size_t)l;
 	}
-	q->qname[out++] = 0;
-	q->qname_len = out;
+	n++; /* the root label */
+	lower_copy(q->qname, buf + p, n);
+	q->qname_len = n;
 	q->qname_labels = (uint8_t)labels;
-	*pos = p + 1;
+	/* The keys of the name and its ancestors in every name table, in one pass. */
+	dns_suffix_hashes(q->qname, q->label_off, labels, q->label_hash);
+	*pos = p + n;
 	return true;
 }
 
@@ -177,45 +211,20 @@ void packet_writer_init(struct packet_writer *w, uint8_t *buf, size_t cap, size_
 	w->count[0] = w->count[1] = w->count[2] = 0;
 	w->truncated = false;
 	w->ncomp = 0;
-	if (q->has_question)
-		for (unsigned i = 0; i < q->qname_labels && w->ncomp < PACKET_COMP_MAX; i++)
-			w->comp[w->ncomp++] = (uint16_t)(DNS_HEADER_LEN + q->label_off[i]);
+	w->qlabel_off = q->label_off;
+	w->nqlabels = q->has_question ? q->qname_labels : 0;
 }
 
-/* True when the name at packet offset off equals the uncompressed name, ignoring case. */
-static bool name_at_equals(const uint8_t *buf, size_t end, size_t off, const uint8_t *name)
+static void comp_start(struct packet_writer *w)
 {
-	unsigned hops = 0;
-
-	for (;;) {
-		uint8_t l;
-		if (off >= end)
-			return false;
-		l = buf[off];
-		if ((l & 0xc0) == 0xc0) {
-			if (off + 1 >= end || ++hops > 64)
-				return false;
-			off = (size_t)((l & 0x3f) << 8 | buf[off + 1]);
-			continue;
-		}
-		if (l != *name)
-			return false;
-		if (l == 0)
-			return true;
-		if (off + 1 + l > end)
-			return false;
-		for (unsigned i = 1; i <= l; i++)
-			if (dns_lower(buf[off + i]) != dns_lower(name[i]))
-				return false;
-		off += 1 + (size_t)l;
-		name += 1 + l;
-	}
+	for (unsigned i = 0; i < w->nqlabels && w->ncomp < PACKET_COMP_MAX; i++)
+		w->comp[w->ncomp++] = (uint16_t)(DNS_HEADER_LEN + w->qlabel_off[i]);
 }
 
 static int comp_find(const struct packet_writer *w, const uint8_t *name)
 {
 	for (size_t i = 0; i < w->ncomp; i++)
-		if (name_at_equals(w->buf, w->pos, w->comp[i], name))
+		if (dns_name_at_equals(w->buf, w->pos, w->comp[i], name))
 			return w->comp[i];
 	return -1;
 }
@@ -224,6 +233,8 @@ static bool put_name(struct packet_writer *w, const uint8_t *name, bool compress
 {
 	const uint8_t *p = name;
 
+	if (w->ncomp == 0)
+		comp_start(w);
 	while (*p != 0) {
 		uint8_t l = *p;
 		if (compress) {
@@ -259,40 +270,18 @@ static bool put_bytes(struct packet_writer *w, const uint8_t *p, size_t n)
 	return true;
 }
 
-/*
- * Names inside rdata may be compressed only for the types of RFC 1035
- * (RFC 3597 section 4); all other rdata is copied as it is.
- */
+/* Names inside rdata are compressed only where RFC 3597 4 allows it; other rdata is copied. */
 static bool put_rdata(struct packet_writer *w, uint16_t type, const uint8_t *rd, uint16_t rdlen)
 {
-	size_t n, off = 0, names = 0, fixed_before = 0;
+	size_t n, off, fixed_before;
+	unsigned names = dns_rdata_names(type, &fixed_before);
 
-	switch (type) {
-	case DNS_TYPE_NS:
-	case DNS_TYPE_MD:
-	case DNS_TYPE_MF:
-	case DNS_TYPE_CNAME:
-	case DNS_TYPE_MB:
-	case DNS_TYPE_MG:
-	case DNS_TYPE_MR:
-	case DNS_TYPE_PTR:
-		names = 1;
-		break;
-	case DNS_TYPE_MX:
-		fixed_before = 2;
-		names = 1;
-		break;
-	case DNS_TYPE_SOA:
-	case DNS_TYPE_MINFO:
-		names = 2;
-		break;
-	default:
+	if (names == 0)
 		return put_bytes(w, rd, rdlen);
-	}
 	if (fixed_before > rdlen || !put_bytes(w, rd, fixed_before))
 		return false;
 	off = fixed_before;
-	for (size_t i = 0; i < names; i++) {
+	for (unsigned i = 0; i < names; i++) {
 		n = packet_name_len(rd + off, rdlen - off);
 		if (n == 0)
 			return put_bytes(w, rd + off, rdlen - off); /* not a name: copy as is */
@@ -334,6 +323,19 @@ bool packet_put_rr(struct packet_writer *w, enum packet_section section, const u
 undo:
 	packet_rollback(w, m);
 	return false;
+}
+
+bool packet_put_rendered(struct packet_writer *w, const uint8_t *wire, size_t len, uint16_t an,
+			 uint16_t ns, uint16_t ar)
+{
+	if (w->pos + len > w->limit)
+		return false;
+	memcpy(w->buf + w->pos, wire, len);
+	w->pos += len;
+	w->count[PACKET_ANSWER] += an;
+	w->count[PACKET_AUTHORITY] += ns;
+	w->count[PACKET_ADDITIONAL] += ar;
+	return true;
 }
 
 size_t packet_finish(struct packet_writer *w, const struct packet_query *q, unsigned rcode,

@@ -35,6 +35,8 @@ struct packet_query {
 	size_t qname_len;
 	uint8_t qname_labels;              /* not counting the root */
 	uint8_t label_off[DNS_MAX_LABELS]; /* offset of each label in qname */
+	/* dns_name_hash of qname from label i on; [qname_labels]: the root's */
+	uint32_t label_hash[DNS_MAX_LABELS + 1];
 	/* EDNS (RFC 6891) */
 	bool edns;
 	uint16_t edns_udp_size;
@@ -56,8 +58,15 @@ struct packet_writer {
 	size_t cap;
 	uint16_t count[3];
 	bool truncated; /* an answer or authority RRset did not fit: TC=1 */
+	/*
+	 * Offsets of names written so far, for compression. The question's come
+	 * first; they are put in by the first name written (while ncomp is 0),
+	 * so an answer that writes no name does not pay for them.
+	 */
 	size_t ncomp;
-	uint16_t comp[PACKET_COMP_MAX]; /* offsets of names written so far, for compression */
+	uint16_t comp[PACKET_COMP_MAX];
+	const uint8_t *qlabel_off; /* the question's labels (packet_query.label_off) */
+	unsigned nqlabels;
 };
 
 /*
@@ -76,6 +85,16 @@ void packet_writer_init(struct packet_writer *w, uint8_t *buf, size_t cap, size_
 bool packet_put_rr(struct packet_writer *w, enum packet_section section, const uint8_t *owner,
 		   uint16_t owner_ptr, uint16_t type, uint16_t rclass, uint32_t ttl,
 		   const uint8_t *rdata, uint16_t rdlen);
+
+/*
+ * Appends len bytes of records rendered for this very position (their
+ * compression pointers already point into the packet): an answer, ns
+ * authority and ar additional records. Names in them are not offered for
+ * compression to records written later. Returns false (and writes nothing)
+ * when they do not fit the budget.
+ */
+bool packet_put_rendered(struct packet_writer *w, const uint8_t *wire, size_t len, uint16_t an,
+			 uint16_t ns, uint16_t ar);
 
 /* Remembers the writer's position, to roll back an RRset that did not fit. */
 struct packet_mark {

@@ -155,7 +155,8 @@ enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, si
 	default:
 		break;
 	}
-	entry = zonedb_find(v->zones, q.qname, q.qname_len, q.label_off, q.qname_labels);
+	entry =
+	    zonedb_find(v->zones, q.qname, q.qname_len, q.label_off, q.label_hash, q.qname_labels);
 	ra = fwd != NULL && v->forwards != NULL;
 	rule = ra ? route(v, &q, entry) : NULL;
 	if (rule != NULL) {

@@ -1,13 +1,17 @@
 /*
  * zone: one authoritative zone held in memory, immutable once built.
  *
- * zone_load reads an RFC 1035 master file with ldns ($ORIGIN, $TTL,
- * $INCLUDE, relative names), checks it (SOA and NS at the apex, no data
- * outside the zone, no CNAME beside other data) and builds the lookup
- * structure: one node per owner name and per empty non-terminal, in a hash
- * table keyed by the lower-cased wire name. Everything the query path needs
- * (zone cuts, wildcard children, additional-section targets) is computed
- * here, so a lookup only follows pointers and never allocates.
+ * zone_load reads an RFC 1035 master file ($ORIGIN, $TTL, $INCLUDE,
+ * relative names). The common record types (A, AAAA, NS, CNAME, PTR, MX,
+ * TXT, SRV, SOA) written plainly are encoded straight to wire form; anything
+ * else (other types, escapes, \# rdata, other classes, TTLs with units) goes
+ * through ldns, which also words the error of a record it rejects. The zone
+ * is checked (SOA and NS at the apex, no data outside the zone, no CNAME
+ * beside other data) and the lookup structure built: one node per owner name
+ * and per empty non-terminal, in a hash table keyed by the lower-cased wire
+ * name. Everything the query path needs (zone cuts, wildcard children,
+ * additional-section targets) is computed here, so a lookup only follows
+ * pointers and never allocates.
  *
  * A zone is shared between successive zone sets (a reload keeps the zones
  * whose files did not change), so it is reference counted.
@@ -21,6 +25,7 @@
 #include <sys/types.h>
 
 #include "conf/netaddr.h"
+#include "zones/dns.h"
 
 struct zone_node;
 
@@ -43,6 +48,10 @@ struct zone_rrset {
 #define ZONE_NODE_DNAME    0x04
 #define ZONE_NODE_WILDCARD 0x08 /* has a child named "*" */
 #define ZONE_NODE_GLUE     0x10 /* below a zone cut: only glue for referrals */
+#define ZONE_NODE_CNAME    0x20 /* has a CNAME */
+#define ZONE_NODE_OCCLUDED 0x40 /* below a DNAME: names here are never answered */
+/* A query for exactly the node's name is not answered from the node itself. */
+#define ZONE_NODE_INDIRECT (ZONE_NODE_CUT | ZONE_NODE_GLUE | ZONE_NODE_OCCLUDED)
 
 /*
  * Weighted record sets (Route 53 weighted routing): one set is chosen per
@@ -64,18 +73,86 @@ struct zone_weighted {
 	struct zone_wset *sets;
 };
 
+/*
+ * An answer rendered when the zone is built, for a question for exactly the
+ * node's name: as if the question sat at offset 12 (it always does), so the
+ * compression pointers in wire go to the question, whatever its case, or to
+ * earlier names of the same answer. wire is the answer section (an records)
+ * and the additional section (ar records).
+ */
+struct zone_rendered {
+	const uint8_t *wire;
+	uint16_t qtype;
+	uint16_t len;
+	uint16_t an;
+	uint16_t ar;
+};
+
+/*
+ * What a query for exactly a node's name gets without a walk from the apex
+ * (RFC 1034 4.3.2 step 3a), for the node's RRsets whose records carry names
+ * to compress or additional data (NS, MX, SRV, PTR, SOA, CNAME, ...). At a
+ * CNAME node answers[0] is the CNAME; a query for another type gets it, and
+ * then the records of that type of target, owned by the name at packet offset
+ * target_ptr; or only the CNAME when it leads out of the zone (cname_only).
+ * A type not here (or a target that is not this simple) is built per query.
+ */
+struct zone_ready {
+	const struct zone_node *target;
+	uint16_t target_ptr;
+	uint16_t count;
+	bool cname_only;
+	struct zone_rendered answers[];
+};
+
+/*
+ * The SOA of a negative answer (RFC 2308 3: in the authority section, its TTL
+ * the lesser of its own and MINIMUM), rendered for a question for the apex.
+ * For a question for a name below the apex every compression pointer, at the
+ * offsets ptr[] of wire, moves by the name's extra length: they all point to
+ * the apex's part of the question or into the record itself. Unless the name
+ * has, just above the apex, the label MNAME or RNAME has there (above[],
+ * lower-cased, NULL when the name is not below the apex): those would then
+ * point into the question's own labels.
+ */
+struct zone_negative {
+	struct zone_rendered soa;
+	uint16_t ptr[8];
+	uint16_t nptr;
+	const uint8_t *above[2];
+};
+
+/*
+ * True for types whose records are written as they are stored: no name in
+ * them is compressed (dns_rdata_names) and none adds to the additional
+ * section (NS, MX, SRV). Their answers are not rendered ahead: copying the
+ * rdata after a pointer to the question is all there is to do.
+ */
+static inline bool zone_type_plain(uint16_t type)
+{
+	size_t fixed;
+
+	return dns_rdata_names(type, &fixed) == 0 && type != DNS_TYPE_SRV;
+}
+
+/*
+ * A node is one block of the zone's arena: this header with the name at its
+ * end, then its RRsets, their rdata pointers and the rdata, so that a lookup
+ * that found the node finds its answer in the same few cache lines.
+ */
 struct zone_node {
-	const uint8_t *name; /* lower-cased wire name */
-	uint8_t name_len;
-	uint8_t labels;
-	uint8_t flags;
-	uint16_t nrrsets;
-	uint32_t hash;
 	const struct zone_node *parent;
 	const struct zone_node *wildcard; /* the "*" child, if any */
 	struct zone_rrset *rrsets;
 	struct zone_weighted *weighted; /* per type, when the node has weighted sets */
+	const struct zone_ready *ready; /* rendered answers; NULL: none */
+	uint32_t hash;
+	uint16_t nrrsets;
 	uint16_t nweighted;
+	uint8_t name_len;
+	uint8_t labels;
+	uint8_t flags;
+	uint8_t name[]; /* lower-cased wire name */
 };
 
 struct zone;
@@ -104,9 +181,24 @@ const char *zone_name(const struct zone *zone);
 const char *zone_file(const struct zone *zone);
 size_t zone_record_count(const struct zone *zone);
 uint32_t zone_serial(const struct zone *zone);
+/* The rendered SOA for negative answers, or NULL (then they are built per query). */
+const struct zone_negative *zone_negative(const struct zone *zone);
 
 /* Finds the node for a lower-cased wire name, or NULL. */
 const struct zone_node *zone_find(const struct zone *zone, const uint8_t *name, size_t len);
+/* The same, with the name's dns_name_hash already known. */
+const struct zone_node *zone_find_hash(const struct zone *zone, const uint8_t *name, size_t len,
+				       uint32_t hash);
+
+/* The answer rendered for qtype at a node, or NULL. */
+static inline const struct zone_rendered *zone_ready_find(const struct zone_ready *r,
+							  uint16_t qtype)
+{
+	for (size_t i = 0; i < r->count; i++)
+		if (r->answers[i].qtype == qtype)
+			return &r->answers[i];
+	return NULL;
+}
 
 /* The RRset of a type at a node, or NULL. */
 const struct zone_rrset *zone_node_rrset(const struct zone_node *node, uint16_t type);
@@ -133,6 +225,14 @@ int zone_builder_load_file(struct zone_builder *b, const char *path, char *err, 
 void zone_builder_free(struct zone_builder *b);
 /* Builds and checks the zone, frees the builder. NULL with the reason in err. */
 struct zone *zone_builder_finish(struct zone_builder *b, char *err, size_t errlen);
+
+/*
+ * For tests: true hands every record of a master file to ldns, the reference
+ * the fast reader is checked against (never set in vpcdnsd); and the number of
+ * records ldns has read so far, those the fast reader left to it.
+ */
+extern bool zone_reader_ldns_only;
+extern unsigned long zone_reader_ldns_records;
 
 /* Converts a presentation name ("a.b" or "a.b.") to a lower-cased wire name; length or 0. */
 size_t zone_name_to_wire(const char *text, uint8_t *wire);

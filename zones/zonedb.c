@@ -41,10 +41,9 @@ void zonedb_free(struct zonedb *db)
 	free(db);
 }
 
-static const struct zonedb_entry *lookup(const struct zonedb *db, const uint8_t *name, size_t len)
+static const struct zonedb_entry *lookup(const struct zonedb *db, const uint8_t *name, size_t len,
+					 uint32_t h)
 {
-	uint32_t h = dns_name_hash(name, len);
-
 	for (size_t i = h & db->mask;; i = (i + 1) & db->mask) {
 		uint32_t v = db->table[i];
 		const struct zonedb_entry *e;
@@ -57,13 +56,15 @@ static const struct zonedb_entry *lookup(const struct zonedb *db, const uint8_t 
 }
 
 const struct zonedb_entry *zonedb_find(const struct zonedb *db, const uint8_t *qname,
-				       size_t qname_len, const uint8_t *label_off, unsigned nlabels)
+				       size_t qname_len, const uint8_t *label_off,
+				       const uint32_t *label_hash, unsigned nlabels)
 {
 	/* Most specific first: the full name, then each parent, then the root. */
 	for (unsigned i = nlabels > db->max_labels ? nlabels - db->max_labels : 0; i <= nlabels;
 	     i++) {
 		size_t off = i < nlabels ? label_off[i] : qname_len - 1;
-		const struct zonedb_entry *e = lookup(db, qname + off, qname_len - off);
+		const struct zonedb_entry *e =
+		    lookup(db, qname + off, qname_len - off, label_hash[i]);
 		if (e != NULL)
 			return e;
 	}

@@ -40,12 +40,13 @@ void zonedb_free(struct zonedb *db);
 
 /*
  * The most specific zone containing the lower-cased wire name qname, whose
- * label i starts at label_off[i] (nlabels labels before the root); NULL if
- * none.
+ * label i starts at label_off[i] (nlabels labels before the root) and whose
+ * suffix from label i on has the hash label_hash[i] (dns_suffix_hashes);
+ * NULL if none.
  */
 const struct zonedb_entry *zonedb_find(const struct zonedb *db, const uint8_t *qname,
 				       size_t qname_len, const uint8_t *label_off,
-				       unsigned nlabels);
+				       const uint32_t *label_hash, unsigned nlabels);
 
 size_t zonedb_count(const struct zonedb *db);
 const struct zonedb_entry *zonedb_entry(const struct zonedb *db, size_t i);

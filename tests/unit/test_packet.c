@@ -175,6 +175,49 @@ static void test_parse_valid(void **state)
 	assert_memory_equal(m.b + 12, "\3WWW\7Example\3cOm", 17);
 }
 
+/* Every byte value, at every place in a word of eight: lower-cased as dns_lower does it. */
+static void test_parse_lowercase_every_byte(void **state)
+{
+	struct msg m;
+	struct packet_query q;
+	uint8_t want[DNS_MAX_NAME];
+
+	(void)state;
+	for (unsigned shift = 0; shift < 8; shift++) {
+		size_t n = 0;
+		put_header(&m, 1, 0, 1, 0, 0, 0);
+		/* Labels of 63, 63, 63 and 61 bytes: 0..255 with a shift, then the root. */
+		for (unsigned l = 0; l < 4; l++) {
+			unsigned len = l < 3 ? 63 : 61;
+			want[n++] = (uint8_t)len;
+			put8(&m, (uint8_t)len);
+			for (unsigned i = 0; i < len; i++) {
+				uint8_t c = (uint8_t)(l * 63 + i + shift);
+				put8(&m, c);
+				want[n++] = dns_lower(c);
+			}
+		}
+		want[n++] = 0;
+		put8(&m, 0);
+		put16(&m, DNS_TYPE_A);
+		put16(&m, DNS_CLASS_IN);
+		assert_int_equal(parse(&m, &q), PACKET_OK);
+		assert_int_equal(q.qname_len, n);
+		assert_memory_equal(q.qname, want, n);
+		assert_int_equal(q.label_hash[0], dns_name_hash(want, n));
+		assert_int_equal(q.label_hash[2],
+				 dns_name_hash(want + q.label_off[2], n - q.label_off[2]));
+		assert_int_equal(q.label_hash[4], dns_name_hash((const uint8_t *)"", 1));
+	}
+	/* Short names take the byte-by-byte way. */
+	make_query(&m, 1, 0, "A.b", DNS_TYPE_A, DNS_CLASS_IN, 0);
+	assert_int_equal(parse(&m, &q), PACKET_OK);
+	assert_memory_equal(q.qname, "\1a\1b", 5);
+	make_query(&m, 1, 0, "ABCDEFG", DNS_TYPE_A, DNS_CLASS_IN, 0);
+	assert_int_equal(parse(&m, &q), PACKET_OK);
+	assert_memory_equal(q.qname, "\7abcdefg", 9);
+}
+
 static void test_parse_root_name(void **state)
 {
 	struct msg m;
@@ -1057,6 +1100,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_valid),
+	    cmocka_unit_test(test_parse_lowercase_every_byte),
 	    cmocka_unit_test(test_parse_root_name),
 	    cmocka_unit_test(test_parse_drop),
 	    cmocka_unit_test(test_parse_qdcount),

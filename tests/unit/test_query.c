@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <ldns/ldns.h>
 
 #include "conf/config.h"
+#include "resolver/answer.h"
+#include "resolver/packet.h"
 #include "resolver/query.h"
 #include "zones/dns.h"
 #include "zones/zonedb.h"
@@ -58,6 +61,53 @@ static const char SECRET_ZONE[] = "$ORIGIN secret.test.\n"
 				  "ns IN A 198.51.100.2\n"
 				  "host IN A 192.0.2.200\n";
 
+/* Answers rendered at load and answers built per query must be the same bytes. */
+static const char READY_ZONE[] = "$ORIGIN ready.test.\n"
+				 "$TTL 300\n"
+				 "@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n"
+				 "@ IN NS ns1\n"
+				 "@ IN NS ns2.ready.test.\n"
+				 "@ IN NS ns.elsewhere.org.\n"
+				 "@ IN MX 10 mail\n"
+				 "@ IN MX 20 Mail2.Ready.Test.\n"
+				 "ns1 IN A 198.51.100.1\n"
+				 "ns1 IN AAAA 2001:db8:100::1\n"
+				 "ns2 IN A 198.51.100.2\n"
+				 "mail IN A 198.51.100.25\n"
+				 "mail IN AAAA 2001:db8:100::25\n"
+				 "mail2 IN AAAA 2001:db8:100::26\n"
+				 "host IN A 198.51.100.80\n"
+				 "host IN A 198.51.100.81\n"
+				 "host IN AAAA 2001:db8:100::80\n"
+				 "host IN TXT \"v=host\" \"two strings\"\n"
+				 "host IN HINFO \"cpu\" \"os\"\n"
+				 "_sip._tcp IN SRV 0 5 5060 host\n"
+				 "_sip._tcp IN SRV 1 5 5060 sip.elsewhere.org.\n"
+				 "ptr IN PTR host.ready.test.\n"
+				 "ptr2 IN PTR Host.Elsewhere.Org.\n"
+				 "alias IN CNAME host\n"
+				 "Alias2 IN CNAME HOST.ready.test.\n"
+				 "chain IN CNAME alias\n"
+				 "out IN CNAME www.elsewhere.org.\n"
+				 "dangling IN CNAME nothere\n"
+				 "tomail IN CNAME mail\n"
+				 "tosrv IN CNAME _sip._tcp\n"
+				 "toent IN CNAME ent\n"
+				 "x.ent IN A 198.51.100.90\n"
+				 "todeleg IN CNAME ns.deleg\n"
+				 "deleg IN NS ns.deleg\n"
+				 "ns.deleg IN A 198.51.100.53\n"
+				 "towild IN CNAME a.wild\n"
+				 "*.wild IN A 198.51.100.99\n"
+				 "dn IN DNAME other.ready.test.\n"
+				 "x.dn IN A 198.51.100.91\n"
+				 "todn IN CNAME y.dn\n"
+				 "self IN CNAME self\n"
+				 "toapex IN CNAME @\n"
+				 "big IN TXT \"%s\"\n"
+				 "big IN TXT \"%s \"\n"
+				 "big IN TXT \"%s  \"\n";
+
 static const char INI[] = "[server]\n"
 			  "listen = 127.0.0.1:5353\n"
 			  "allow = 127.0.0.0/8, ::1/128, 10.0.0.0/8\n"
@@ -74,6 +124,9 @@ static const char INI[] = "[server]\n"
 			  "[zone:secret.test]\n"
 			  "file = secret.zone\n"
 			  "allow = 10.1.0.0/16\n"
+			  "\n"
+			  "[zone:ready.test]\n"
+			  "file = ready.zone\n"
 			  "\n"
 			  "[zone:2.0.192.in-addr.arpa]\n"
 			  "synthesize_ptr = yes\n";
@@ -116,6 +169,16 @@ static int setup(void **state)
 	}
 	write_file("ex.zone", ex);
 	free(ex);
+	{
+		char text[250], *ready = malloc(sizeof(READY_ZONE) + 3 * sizeof(text));
+		if (ready == NULL)
+			return -1;
+		memset(text, 'x', sizeof(text) - 1);
+		text[sizeof(text) - 1] = '\0';
+		sprintf(ready, READY_ZONE, text, text, text);
+		write_file("ready.zone", ready);
+		free(ready);
+	}
 	write_file("ttl.zone", TTL_ZONE);
 	write_file("secret.zone", SECRET_ZONE);
 	write_file("vpcdns.ini", INI);
@@ -965,6 +1028,164 @@ static void test_synthesized_ptr(void **state)
 	ldns_pkt_free(pkt);
 }
 
+/* ---- answers rendered at load ---- */
+
+static uint8_t reply_a[65535], reply_b[65535];
+
+struct ready_run {
+	size_t compared, ready;
+	struct netaddr src;
+};
+
+/* The reply to the query in buf, from answer_ready when ready (and it can), else answer_walk. */
+static size_t reply_by(uint8_t *out, size_t budget, bool ready, bool *was_ready,
+		       const struct netaddr *src)
+{
+	struct packet_query q;
+	struct packet_writer w;
+	struct answer ans;
+	const struct zonedb_entry *entry;
+
+	memcpy(out, buf, query_len);
+	assert_int_equal(packet_parse(out, query_len, &q), PACKET_OK);
+	entry = zonedb_find(view.zones, q.qname, q.qname_len, q.label_off, q.label_hash,
+			    q.qname_labels);
+	assert_non_null(entry);
+	assert_non_null(entry->zone);
+	packet_writer_init(&w, out, sizeof(reply_a), budget, &q);
+	*was_ready = ready && answer_ready(entry, &q, &w, &ans);
+	if (!*was_ready)
+		answer_walk(entry, &q, (const struct sockaddr *)&src->ss, false, &w, &ans);
+	return packet_finish(&w, &q, ans.rcode, ans.flags, 1232);
+}
+
+/* Every way of asking for name and type: the ready answer, when there is one, is the walk's. */
+static bool compare_ready(struct ready_run *run, const char *name, uint16_t type)
+{
+	static const uint16_t edns[] = {0, 1232, 4096};
+	bool any_ready = false;
+
+	for (size_t e = 0; e < 3; e++) {
+		for (int tcp = 0; tcp < 2; tcp++) {
+			struct ask a = {.name = name, .type = type, .edns = edns[e]};
+			size_t budget = tcp ? DNS_MAX_UDP : edns[e] == 0 ? 512 : 1232;
+			size_t la, lb;
+			bool ready, walked;
+			query_len = build(&a);
+			la = reply_by(reply_a, budget, true, &ready, &run->src);
+			lb = reply_by(reply_b, budget, false, &walked, &run->src);
+			run->compared++;
+			run->ready += ready;
+			any_ready |= ready;
+			if (la != lb || memcmp(reply_a, reply_b, la) != 0)
+				fail_msg("%s type %u, EDNS %u, %s: the ready answer (%zu bytes) is "
+					 "not the walk's (%zu bytes)",
+					 name, type, edns[e], tcp ? "TCP" : "UDP", la, lb);
+		}
+	}
+	return any_ready;
+}
+
+struct names {
+	char v[64][300];
+	size_t n;
+};
+
+static void collect_name(const struct zone_node *n, void *arg)
+{
+	struct names *names = arg;
+
+	if (names->n < 64)
+		zone_name_to_text(n->name, names->v[names->n++], sizeof(names->v[0]));
+}
+
+static void test_ready_answers(void **state)
+{
+	static const uint16_t types[] = {
+	    DNS_TYPE_A,     DNS_TYPE_AAAA, DNS_TYPE_NS,  DNS_TYPE_CNAME, DNS_TYPE_SOA,
+	    DNS_TYPE_MX,    DNS_TYPE_TXT,  DNS_TYPE_SRV, DNS_TYPE_PTR,   13 /* HINFO */,
+	    DNS_TYPE_DNAME, DNS_TYPE_DS,   DNS_TYPE_ANY, DNS_TYPE_RRSIG,
+	};
+	struct ready_run run;
+	static struct names names;
+
+	(void)state;
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(netaddr_parse("127.0.0.1", 40000, &run.src), 0);
+	/* Every name of every zone, as stored and in mixed case (RFC 5452 9), every type. */
+	for (size_t z = 0; z < zonedb_count(view.zones); z++) {
+		const struct zonedb_entry *e = zonedb_entry(view.zones, z);
+		if (e->zone == NULL)
+			continue;
+		names.n = 0;
+		zone_foreach(e->zone, collect_name, &names);
+		for (size_t i = 0; i < names.n; i++) {
+			for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+				char mixed[300];
+				compare_ready(&run, names.v[i], types[t]);
+				for (size_t k = 0; k <= strlen(names.v[i]); k++)
+					mixed[k] =
+					    (char)(k % 2 ? toupper(names.v[i][k]) : names.v[i][k]);
+				compare_ready(&run, mixed, types[t]);
+			}
+		}
+	}
+	assert_true(run.compared > 25000);
+	assert_true(run.ready > 20000);
+
+	/* The cases it is for. */
+	assert_true(compare_ready(&run, "host.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "host.ready.test", DNS_TYPE_AAAA));
+	assert_true(compare_ready(&run, "host.ready.test", DNS_TYPE_TXT));
+	assert_true(compare_ready(&run, "host.ready.test", 13));
+	assert_true(compare_ready(&run, "ready.test", DNS_TYPE_SOA));
+	assert_true(compare_ready(&run, "ready.test", DNS_TYPE_NS));
+	assert_true(compare_ready(&run, "ready.test", DNS_TYPE_MX));
+	assert_true(compare_ready(&run, "_sip._tcp.ready.test", DNS_TYPE_SRV));
+	assert_true(compare_ready(&run, "ptr.ready.test", DNS_TYPE_PTR));
+	assert_true(compare_ready(&run, "alias.ready.test", DNS_TYPE_CNAME));
+	assert_true(compare_ready(&run, "alias.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "ALIAS2.ready.test", DNS_TYPE_AAAA));
+	assert_true(compare_ready(&run, "tomail.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "out.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "big.ready.test", DNS_TYPE_TXT)); /* over TCP */
+	/* And those it leaves to the walk. */
+	assert_false(compare_ready(&run, "chain.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "dangling.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "tosrv.ready.test", DNS_TYPE_SRV));
+	assert_false(compare_ready(&run, "toent.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "todeleg.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "towild.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "todn.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "x.dn.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "deleg.ready.test", DNS_TYPE_NS));
+	assert_false(compare_ready(&run, "ns.deleg.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "self.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "a.wild.ready.test", DNS_TYPE_A));  /* wildcard */
+	assert_false(compare_ready(&run, "x.deleg.ready.test", DNS_TYPE_A)); /* referral */
+	assert_false(compare_ready(&run, "y.dn.ready.test", DNS_TYPE_A));    /* DNAME */
+	/* Negative answers: the zone's SOA moved to the question's apex. */
+	assert_true(compare_ready(&run, "host.ready.test", DNS_TYPE_MX)); /* NODATA */
+	assert_true(compare_ready(&run, "ent.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "ns2.ready.test", DNS_TYPE_AAAA));
+	assert_true(compare_ready(&run, "nope.ready.test", DNS_TYPE_A)); /* NXDOMAIN */
+	assert_true(compare_ready(&run, "NoPe.ReAdY.tEsT", DNS_TYPE_ANY));
+	assert_true(compare_ready(&run, "a.b.c.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "a.ent.ready.test", DNS_TYPE_TXT));
+	assert_true(compare_ready(&run, "q.x.ent.ready.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "nope.example.test", DNS_TYPE_A));
+	assert_true(compare_ready(&run, "nope.ttl.test", DNS_TYPE_A));
+	/* Unless the question shares more than the apex with MNAME or RNAME. */
+	assert_false(compare_ready(&run, "ns1.ready.test", DNS_TYPE_TXT));
+	assert_false(compare_ready(&run, "x.ns1.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "x.HostMaster.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "hostmaster.ready.test", DNS_TYPE_A));
+	assert_false(compare_ready(&run, "host.ready.test", DNS_TYPE_ANY));        /* RFC 8482 */
+	assert_true(compare_ready(&run, "80.2.0.192.in-addr.arpa", DNS_TYPE_PTR)); /* synthesized */
+	assert_false(
+	    compare_ready(&run, "200.2.0.192.in-addr.arpa", DNS_TYPE_PTR)); /* per client */
+}
+
 static void test_stats(void **state)
 {
 	struct query_stats before = stats;
@@ -1005,6 +1226,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_question_case),
 	    cmocka_unit_test(test_synthesized_ptr),
+	    cmocka_unit_test(test_ready_answers),
 	    cmocka_unit_test(test_stats),
 	};
 

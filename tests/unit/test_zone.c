@@ -588,6 +588,216 @@ static void test_error_missing_file(void **state)
 	assert_non_null(strstr(err, "nothere.zone"));
 }
 
+/* Every record of a master file, the fast reader's and ldns's, must be the same. */
+static const char FAST_ZONE[] =
+    "$ORIGIN example.test.\n"
+    "$TTL 300\n"
+    "@ IN SOA ns1 hostmaster ( 2024010101 ; serial\n"
+    "        3600 600 86400 60 )\n"
+    "  IN NS ns1\n"
+    "@ NS ns2.example.test.\n"
+    "ns1 IN A 192.0.2.1\n"
+    "ns1 AAAA 2001:db8::1\n"
+    "ns2 600 IN A 192.0.2.2\n"
+    "ns2 IN 600 AAAA 2001:db8::2\n"
+    "Mixed.Case 60 A 192.0.2.3\n"
+    "\tIN TXT \"owner from the line before\"\n"
+    "mx IN MX 10 mail.elsewhere.org.\n"
+    "mx IN MX 20 @\n"
+    "mx in mx 30 Mail\n"
+    "_sip._tcp IN SRV 0 5 5060 sip\n"
+    "sip IN A 192.0.2.5\n"
+    "txt IN TXT plain words \"and quoted\" \"\"\n"
+    "txt IN TXT \"semi;colon\"\n" /* ldns: ';' in quotes */
+    "ptr IN PTR host.example.test.\n"
+    "cname IN CNAME www.Example.Test.\n"
+    "abs.example.test. IN A 192.0.2.9\n"
+    "esc\\.dot IN A 192.0.2.10\n"       /* ldns: an escape */
+    "hinfo IN HINFO \"cpu\" \"os\"\n"   /* ldns: another type */
+    "unit 1h IN A 192.0.2.11\n"         /* ldns: a TTL with a unit */
+    "generic IN TYPE65534 \\# 2 abcd\n" /* ldns: RFC 3597 */
+    "crlf IN A 192.0.2.15\r\n"
+    "$ORIGIN sub.example.test.\n"
+    "  IN A 192.0.2.12\n"
+    "www IN A 192.0.2.13\n"
+    "@ IN TXT \"sub apex\"\n"
+    "srv2 IN SRV 1 2 3 .\n"
+    "$TTL 1d\n"
+    "ttl IN A 192.0.2.14\n"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa IN A 192.0.2.16\n"
+    "last IN AAAA ::ffff:192.0.2.17"; /* no newline at the end */
+#define FAST_ZONE_LDNS 5              /* records above the fast reader leaves to ldns */
+
+struct compare {
+	const struct zone *other;
+	size_t nodes;
+};
+
+static void compare_node(const struct zone_node *n, void *arg)
+{
+	struct compare *c = arg;
+	const struct zone_node *m = zone_find(c->other, n->name, n->name_len);
+	char text[1024];
+
+	zone_name_to_text(n->name, text, sizeof(text));
+	if (m == NULL)
+		fail_msg("%s: only in one zone", text);
+	c->nodes++;
+	assert_int_equal(n->nrrsets, m->nrrsets);
+	assert_int_equal(n->flags, m->flags);
+	assert_int_equal(n->labels, m->labels);
+	for (size_t s = 0; s < n->nrrsets; s++) {
+		const struct zone_rrset *a = &n->rrsets[s], *b = &m->rrsets[s];
+		assert_int_equal(a->type, b->type);
+		assert_int_equal(a->ttl, b->ttl);
+		if (a->count != b->count)
+			fail_msg("%s type %u: %u and %u records", text, a->type, a->count,
+				 b->count);
+		for (size_t i = 0; i < a->count; i++) {
+			assert_int_equal(a->rdata[i]->len, b->rdata[i]->len);
+			if (memcmp(a->rdata[i]->data, b->rdata[i]->data, a->rdata[i]->len) != 0)
+				fail_msg("%s type %u: rdata %zu differs", text, a->type, i);
+		}
+	}
+}
+
+static struct zone *load_counting(const char *path, bool ldns_only, unsigned long *by_ldns)
+{
+	char err[1024] = "";
+	unsigned long before = zone_reader_ldns_records;
+	struct zone *z;
+
+	zone_reader_ldns_only = ldns_only;
+	z = zone_load("example.test", path, err, sizeof(err));
+	zone_reader_ldns_only = false;
+	if (z == NULL)
+		fail_msg("zone_load (%s) failed: %s", ldns_only ? "ldns" : "fast", err);
+	*by_ldns = zone_reader_ldns_records - before;
+	return z;
+}
+
+static void test_fast_reader_matches_ldns(void **state)
+{
+	const char *path = write_file("fast.zone", FAST_ZONE);
+	unsigned long fast_ldns, ref_ldns;
+	struct zone *fast = load_counting(path, false, &fast_ldns);
+	struct zone *ref = load_counting(path, true, &ref_ldns);
+	struct compare c = {ref, 0};
+	const struct zone_rrset *set;
+	size_t ref_nodes = 0;
+
+	(void)state;
+	assert_int_equal(fast_ldns, FAST_ZONE_LDNS);
+	assert_int_equal(ref_ldns, zone_record_count(ref));
+	assert_int_equal(zone_record_count(fast), zone_record_count(ref));
+	zone_foreach(fast, compare_node, &c);
+	zone_foreach(ref, count_node, &ref_nodes);
+	assert_int_equal(c.nodes, ref_nodes);
+
+	/* And the values themselves, where the fast reader had to get a rule right. */
+	set = zone_node_rrset(must_find(fast, "mixed.case.example.test"), DNS_TYPE_TXT);
+	assert_non_null(set); /* a blank owner is the previous record's */
+	set = zone_node_rrset(must_find(fast, "ns2.example.test"), DNS_TYPE_AAAA);
+	assert_int_equal(set->ttl, 600); /* class before TTL */
+	set = zone_node_rrset(must_find(fast, "cname.example.test"), DNS_TYPE_CNAME);
+	assert_memory_equal(set->rdata[0]->data, "\3www\7Example\4Test", 18); /* case kept */
+	set = zone_node_rrset(must_find(fast, "mx.example.test"), DNS_TYPE_MX);
+	assert_int_equal(set->count, 3);
+	set = zone_node_rrset(must_find(fast, "txt.example.test"), DNS_TYPE_TXT);
+	assert_non_null(set);
+	assert_true((set->rdata[0]->len == 24 &&
+		     memcmp(set->rdata[0]->data, "\5plain\5words\12and quoted\0", 24) == 0) ||
+		    (set->rdata[1]->len == 24 &&
+		     memcmp(set->rdata[1]->data, "\5plain\5words\12and quoted\0", 24) == 0));
+	/* After $ORIGIN a blank owner is still the previous one, as ldns reads it. */
+	set = zone_node_rrset(must_find(fast, "crlf.example.test"), DNS_TYPE_A);
+	assert_int_equal(set->count, 2);
+	set = zone_node_rrset(must_find(fast, "ttl.sub.example.test"), DNS_TYPE_A);
+	assert_int_equal(set->ttl, 86400);
+	set = zone_node_rrset(must_find(fast, "srv2.sub.example.test"), DNS_TYPE_SRV);
+	assert_memory_equal(set->rdata[0]->data, "\0\1\0\2\0\3\0", 7);
+	assert_non_null(find(fast, "last.sub.example.test"));
+	zone_unref(fast);
+	zone_unref(ref);
+}
+
+/* A zone the size of the benchmark's, a little: no record of it goes to ldns. */
+static void test_fast_reader_plain_zone(void **state)
+{
+	static char text[64 * 1024];
+	size_t n = 0;
+	unsigned long by_ldns, ref_ldns;
+	struct zone *fast, *ref;
+	struct compare c;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, HEAD);
+	for (int i = 0; i < 400; i++) {
+		if (i % 4 == 3) {
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "h%d IN CNAME h%d\n", i,
+					      i - 3);
+			continue;
+		}
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "h%d IN A 10.0.%d.%d\nh%d IN AAAA fd00::%x\n"
+				      "h%d IN TXT \"v=bench host %d\"\nh%d IN SRV 10 5 443 h%d\n",
+				      i, i / 256, i % 256, i, i, i, i, i, i);
+	}
+	fast = load_counting(write_file("plain.zone", text), false, &by_ldns);
+	ref = load_counting(path_of("plain.zone"), true, &ref_ldns);
+	assert_int_equal(by_ldns, 0);
+	c.other = ref;
+	c.nodes = 0;
+	zone_foreach(fast, compare_node, &c);
+	assert_int_equal(zone_record_count(fast), zone_record_count(ref));
+	zone_unref(fast);
+	zone_unref(ref);
+}
+
+/* Malformed records the fast reader would take if they were right: file:line as before. */
+static void test_error_fast_path(void **state)
+{
+	char big[400], zone[1024];
+
+	(void)state;
+	/* Lines 1-5 are HEAD. */
+	expect_zone_error(HEAD "x IN A 192.0.2.1 extra\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN A 192.0.2\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN AAAA 2001:db8::zz\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN SRV 1 2 host\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN MX 10\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN SOA ns1 host 1 2 3 4\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN CNAME a..b\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x IN NS\n", 6, "bad.zone");
+	expect_zone_error(HEAD "x CH A 192.0.2.1\n", 6, "class is not IN");
+	expect_zone_error(HEAD "x IN TXT \"unterminated\nnext IN A 192.0.2.1\n", 6,
+			  "quoted string not closed");
+	/* A label of 64 characters; a name of 5 labels of 59 (more than 255 bytes). */
+	memset(big, 'a', 64);
+	big[64] = '\0';
+	snprintf(zone, sizeof(zone), HEAD "%s IN A 192.0.2.1\n", big);
+	expect_zone_error(zone, 6, "bad.zone");
+	memset(big, 'a', 5 * 60);
+	for (int i = 1; i < 5; i++)
+		big[i * 60 - 1] = '.';
+	big[5 * 60 - 1] = '\0';
+	snprintf(zone, sizeof(zone), HEAD "%s IN A 192.0.2.1\n", big);
+	expect_zone_error(zone, 6, "bad.zone");
+	/* A character string of 256 bytes. */
+	memset(big, 'a', 256);
+	big[256] = '\0';
+	snprintf(zone, sizeof(zone), HEAD "x IN TXT \"%s\"\n", big);
+	expect_zone_error(zone, 6, "bad.zone");
+	/* After a line the full reader took (a comment), the line count still holds. */
+	expect_zone_error(HEAD "a IN A 192.0.2.1 ; comment\n"
+			       "\n"
+			       "b IN A 192.0.2.300\n",
+			  8, "bad.zone");
+	/* Outside the zone, and a CNAME beside other data, found by the fast reader. */
+	expect_zone_error(HEAD "a.example.org. IN AAAA 2001:db8::1\n", 6, "outside");
+	expect_zone_error(HEAD "a IN A 192.0.2.1\na IN CNAME b\n", 7, "CNAME");
+}
+
 static void test_files_unchanged(void **state)
 {
 	char err[512] = "";
@@ -775,6 +985,9 @@ int main(void)
 	    cmocka_unit_test(test_error_missing_soa_ns),
 	    cmocka_unit_test(test_error_syntax_line),
 	    cmocka_unit_test(test_error_missing_file),
+	    cmocka_unit_test(test_fast_reader_matches_ldns),
+	    cmocka_unit_test(test_fast_reader_plain_zone),
+	    cmocka_unit_test(test_error_fast_path),
 	    cmocka_unit_test(test_files_unchanged),
 	    cmocka_unit_test(test_builder),
 	    cmocka_unit_test(test_name_conversion),
