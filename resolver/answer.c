@@ -5,11 +5,14 @@
 
 #include "zones/dns.h"
 
-#define MAX_CHAIN      16 /* CNAME and DNAME hops followed inside one zone */
+#define MAX_CHAIN      16 /* CNAME and DNAME hops followed */
 #define MAX_ADDITIONAL 32 /* nodes whose addresses go in the additional section */
 
 struct ctx {
+	const struct zonedb_entry *entry; /* the zone being answered from */
 	const struct zone *zone;
+	const struct zonedb *zones; /* every zone served, to place CNAME targets; may be NULL */
+	bool chase;                 /* follow CNAMEs into other zones the client may see */
 	const struct packet_query *q;
 	const struct sockaddr *src;
 	bool tcp;
@@ -167,7 +170,38 @@ static bool in_zone(const struct ctx *c, const uint8_t *name, size_t len)
 	return len == apex_len && memcmp(name, apex, apex_len) == 0;
 }
 
-/* Makes target (uncompressed wire rdata) the current name; false when it leaves the zone. */
+/*
+ * Which zone answers the current name. Another zone we serve holds it when it
+ * leads out of this one, or into a zone nested below it (served on its own: this
+ * zone's data does not speak for it). We go on there only when chasing
+ * (recursion offered and desired, as a resolver would) and the client may see
+ * that zone; otherwise the answer ends with the CNAME, as an authoritative
+ * server's does.
+ */
+static bool enter_zone(struct ctx *c)
+{
+	uint8_t off[DNS_MAX_LABELS];
+	uint32_t hash[DNS_MAX_LABELS + 1];
+	const struct zonedb_entry *e;
+	unsigned nl = 0;
+
+	if (c->zones == NULL)
+		return in_zone(c, c->name, c->name_len);
+	for (size_t p = 0; c->name[p] != 0 && nl < DNS_MAX_LABELS; p += 1 + c->name[p])
+		off[nl++] = (uint8_t)p;
+	dns_suffix_hashes(c->name, off, nl, hash);
+	e = zonedb_find(c->zones, c->name, c->name_len, off, hash, nl);
+	if (e == c->entry)
+		return true;
+	if (e == NULL || e->zone == NULL || !c->chase ||
+	    (e->allow != NULL && !acl_match(e->allow, c->src)))
+		return false;
+	c->entry = e;
+	c->zone = e->zone;
+	return true;
+}
+
+/* Makes target (uncompressed wire rdata) the current name; false when the answer ends here. */
 static bool follow(struct ctx *c, const uint8_t *target, size_t len)
 {
 	if (len == 0 || len > DNS_MAX_NAME)
@@ -176,7 +210,7 @@ static bool follow(struct ctx *c, const uint8_t *target, size_t len)
 		c->name[i] = dns_lower(target[i]);
 	c->name_len = len;
 	c->name_is_qname = false;
-	return in_zone(c, c->name, c->name_len);
+	return enter_zone(c);
 }
 
 static size_t wire_name_len(const uint8_t *p, size_t max)
@@ -403,7 +437,7 @@ static bool ready_nxdomain(const struct zone *zone, const struct packet_query *q
 	return ready_negative(zone, q, w, out, DNS_RCODE_NXDOMAIN);
 }
 
-bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q,
+bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q, bool chase,
 		  struct packet_writer *w, struct answer *out)
 {
 	const struct zone_node *node;
@@ -429,7 +463,7 @@ bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q
 	} else if (node->flags & ZONE_NODE_CNAME) {
 		/* RFC 1034 4.3.2 step 3a: the CNAME, then the target's records of the type. */
 		if (r == NULL || r->answers[0].qtype != DNS_TYPE_CNAME ||
-		    (r->target == NULL && !r->cname_only))
+		    (r->target == NULL && !r->cname_only) || (r->cname_only && chase))
 			return false;
 		a = &r->answers[0];
 		ok = packet_put_rendered(w, a->wire, a->len, a->an, 0, a->ar) &&
@@ -450,18 +484,23 @@ bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q
 }
 
 void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
-		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out)
+		 const struct sockaddr *src, bool tcp, const struct zonedb *zones, bool chase,
+		 struct packet_writer *w, struct answer *out)
 {
-	if (!answer_ready(entry, q, w, out))
-		answer_walk(entry, q, src, tcp, w, out);
+	if (!answer_ready(entry, q, chase, w, out))
+		answer_walk(entry, q, src, tcp, zones, chase, w, out);
 }
 
 void answer_walk(const struct zonedb_entry *entry, const struct packet_query *q,
-		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out)
+		 const struct sockaddr *src, bool tcp, const struct zonedb *zones, bool chase,
+		 struct packet_writer *w, struct answer *out)
 {
 	struct ctx c;
 
+	c.entry = entry;
 	c.zone = entry->zone;
+	c.zones = zones;
+	c.chase = chase && zones != NULL;
 	c.q = q;
 	c.src = src;
 	c.tcp = tcp;

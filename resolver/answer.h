@@ -24,10 +24,15 @@ struct answer {
 
 /*
  * Builds the answer for q from the zone in entry into w (fresh from
- * packet_writer_init): answer_ready when it can, else answer_walk.
+ * packet_writer_init): answer_ready when it can, else answer_walk. zones (may
+ * be NULL) is every zone served: a CNAME into another of them (or into one
+ * nested below entry's) ends the answer there, unless chase is set (recursion
+ * offered and desired) and the client passes that zone's allow list, in which
+ * case the chain goes on in that zone, as a resolver would follow it.
  */
 void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
-		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out);
+		 const struct sockaddr *src, bool tcp, const struct zonedb *zones, bool chase,
+		 struct packet_writer *w, struct answer *out);
 
 /*
  * The common positive answer without a walk: the query name is a node of the
@@ -37,11 +42,12 @@ void answer_zone(const struct zonedb_entry *entry, const struct packet_query *q,
  * was, for every other case (NXDOMAIN, NODATA, referrals, wildcards, ANY,
  * per-client or weighted records, an answer over the budget).
  */
-bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q,
+bool answer_ready(const struct zonedb_entry *entry, const struct packet_query *q, bool chase,
 		  struct packet_writer *w, struct answer *out);
 
 /* The answer as RFC 1034 4.3.2 finds it, walking from the apex: every case. */
 void answer_walk(const struct zonedb_entry *entry, const struct packet_query *q,
-		 const struct sockaddr *src, bool tcp, struct packet_writer *w, struct answer *out);
+		 const struct sockaddr *src, bool tcp, const struct zonedb *zones, bool chase,
+		 struct packet_writer *w, struct answer *out);
 
 #endif

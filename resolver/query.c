@@ -194,7 +194,8 @@ enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, si
 		return QUERY_ANSWERED;
 	}
 	packet_writer_init(&w, buf, cap, budget, &q);
-	answer_zone(entry, &q, src->addr, src->tcp, &w, &ans);
+	answer_zone(entry, &q, src->addr, src->tcp, v->zones, ra && (q.flags & DNS_FLAG_RD), &w,
+		    &ans);
 	if (w.truncated)
 		stats->truncated++;
 	if (ans.rcode == DNS_RCODE_NXDOMAIN)

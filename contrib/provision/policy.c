@@ -194,6 +194,16 @@ int policy_write_zones(const struct network *net, const char *dir)
 			net_addr_text(e->dns[d], addr, sizeof(addr));
 			fprintf(f, "dns IN A %s\n", addr);
 		}
+		/*
+		 * Short names (the DHCP search domain is the environment's zone): vpcdnsd
+		 * follows each CNAME into its tier zone for clients that tier's allow
+		 * list admits, so `getent hosts web-1` works where web-1 may be seen.
+		 */
+		for (size_t h = 0; h < net->nhosts; h++)
+			if (net->hosts[h].env == i)
+				fprintf(f, "%s IN CNAME %s.%s.%s.\n", net->hosts[h].name,
+					net->hosts[h].name, net->tiers[net->hosts[h].tier].name,
+					e->zone);
 		if (zone_close(f) < 0)
 			return -1;
 		for (size_t t = 0; t < net->ntiers; t++) {

@@ -40,7 +40,9 @@ void policy_server_allow(const struct network *net, char *buf, size_t len);
 
 /*
  * Lab: writes one zone file per environment zone and tier zone into dir, with
- * the hosts of the network (and the vpcdnsd hosts as "dns-N"). 0 or -1 (errno).
+ * the hosts of the network (and the vpcdnsd hosts as "dns-ENV-N") in their
+ * tier zones, and in the environment zone a CNAME per host to its tier name
+ * (short names through the search domain). 0 or -1 (errno).
  */
 int policy_write_zones(const struct network *net, const char *dir);
 

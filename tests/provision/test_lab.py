@@ -206,6 +206,21 @@ def test_private_host_sees_private_and_persistence():
     check(p.stdout.strip() == "10.1.10.10", "kdig: %r %r" % (p.stdout, p.stderr))
 
 
+def test_short_names_follow_the_policy():
+    # search prod.internal: web-1.prod.internal is a CNAME that vpcdnsd follows into
+    # private.prod.internal for clients that tier zone admits
+    p = in_ns(ns("web-1"), ["getent", "hosts", "db-1"])
+    check(p.returncode == 0 and "10.1.20.10" in p.stdout, "getent db-1: %r %r" % (p.stdout, p.stderr))
+    p = in_ns(ns("ops-1"), ["getent", "hosts", "web-1.prod.internal"])
+    check(p.returncode == 0 and "10.1.10.10" in p.stdout, "getent from management: %r" % p.stdout)
+    p = in_ns(ns("lb-1"), ["getent", "hosts", "db-1"])
+    check(p.returncode != 0 and "10.1.20.10" not in p.stdout,
+          "a public host resolved db-1: %r" % p.stdout)
+    status, answers = dig("lb-1", "db-1.prod.internal")
+    check(status == "NOERROR" and answers == [], "public host, db-1.prod.internal: %s %s"
+          % (status, answers))
+
+
 def test_public_host_is_refused_persistence():
     expect_answer("lb-1", "lb-1.public.prod.internal", "10.1.0.10")
     expect_status("lb-1", "db-1.persistence.prod.internal", "REFUSED")
@@ -307,6 +322,7 @@ TESTS = [
     test_apply_then_no_changes,
     test_dhcp_options_become_resolv_conf,
     test_private_host_sees_private_and_persistence,
+    test_short_names_follow_the_policy,
     test_public_host_is_refused_persistence,
     test_persistence_host,
     test_management_sees_production_across_peering,

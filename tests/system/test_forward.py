@@ -1425,6 +1425,43 @@ def zone_names_never_forwarded():
 
 
 @test
+def local_cname_chased_across_zones():
+    """A CNAME into another served zone (here nested ones) is followed for RD queries when the
+    client passes that zone's allow list, as a resolver would; otherwise (RD clear, or the
+    zone refuses the client) the answer ends with the CNAME. Never an NXDOMAIN made from the
+    parent's data, never the hidden zone's address, never forwarded."""
+    u1, = upstreams(1)
+    zdir = os.path.join(TMP, "chase-zones")
+    soa = "@ IN SOA ns.chase.internal. hostmaster.chase.internal. 1 3600 600 86400 60\n" \
+          "@ IN NS ns.chase.internal.\n"
+    write(os.path.join(zdir, "apex.zone"), "$ORIGIN chase.internal.\n$TTL 60\n" + soa +
+          "ns IN A 10.9.0.1\nweb IN CNAME web.private.chase.internal.\n"
+          "db IN CNAME db.persistence.chase.internal.\n")
+    write(os.path.join(zdir, "private.zone"), "$ORIGIN private.chase.internal.\n$TTL 60\n" +
+          soa + "web IN A 10.9.0.10\n")
+    write(os.path.join(zdir, "persistence.zone"), "$ORIGIN persistence.chase.internal.\n"
+          "$TTL 60\n" + soa + "db IN A 10.9.0.20\n")
+    extra = ("\n[zone:chase.internal]\nfile = %s/apex.zone\n"
+             "\n[zone:private.chase.internal]\nfile = %s/private.zone\n"
+             "\n[zone:persistence.chase.internal]\nfile = %s/persistence.zone\n"
+             "allow = 127.0.0.9/32\n" % (zdir, zdir, zdir))
+    d = daemon([u1], forward_extra=extra)
+    r, _ = query(d, "web.chase.internal")
+    check(r.rcode() == NOERROR and r.flags & dns.flags.AA, "web: %s" % rc_name(r))
+    check_answer(r, "A", ["10.9.0.10"], "web.chase.internal (chased)")
+    check(answer_rdatas(r, "CNAME") == ["web.private.chase.internal."], "web: no CNAME first")
+    r, _ = query(d, "web.chase.internal", rd=False)
+    check(r.rcode() == NOERROR and answer_rdatas(r, "CNAME") == ["web.private.chase.internal."]
+          and not answer_rdatas(r, "A"), "web without RD: %s %s" % (rc_name(r), r.answer))
+    r, _ = query(d, "db.chase.internal")
+    check(r.rcode() == NOERROR and answer_rdatas(r, "CNAME") == ["db.persistence.chase.internal."]
+          and not answer_rdatas(r, "A"), "db (zone refuses us): %s %s" % (rc_name(r), r.answer))
+    r, _ = query(d, "db.persistence.chase.internal")
+    check(r.rcode() == REFUSED, "db.persistence directly: %s" % rc_name(r))
+    check(u1.count() == 0, "forwarded: %s" % [e["qname"] for e in u1.log()])
+
+
+@test
 def rfc6303_private_reverse_local():
     u1, u2 = upstreams(2)
     u1.set(records=recs("8.8.8.8.in-addr.arpa. 300 IN PTR dns.example."))

@@ -1053,9 +1053,10 @@ static size_t reply_by(uint8_t *out, size_t budget, bool ready, bool *was_ready,
 	assert_non_null(entry);
 	assert_non_null(entry->zone);
 	packet_writer_init(&w, out, sizeof(reply_a), budget, &q);
-	*was_ready = ready && answer_ready(entry, &q, &w, &ans);
+	*was_ready = ready && answer_ready(entry, &q, false, &w, &ans);
 	if (!*was_ready)
-		answer_walk(entry, &q, (const struct sockaddr *)&src->ss, false, &w, &ans);
+		answer_walk(entry, &q, (const struct sockaddr *)&src->ss, false, NULL, false, &w,
+			    &ans);
 	return packet_finish(&w, &q, ans.rcode, ans.flags, 1232);
 }
 
