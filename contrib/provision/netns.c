@@ -1145,22 +1145,51 @@ static int converge(struct lab *lab, bool doit)
 	return rc;
 }
 
+/* A host of env that tier t of env may not see (the policy's REFUSED), or NULL. */
+static const struct net_host *hidden_from(const struct network *net, const struct net_host *h)
+{
+	for (size_t i = 0; i < net->nhosts; i++) {
+		const struct net_host *o = &net->hosts[i];
+		if (o->env == h->env && !o->vpcdnsd &&
+		    !((net->tiers[h->tier].sees >> o->tier) & 1u))
+			return o;
+	}
+	return NULL;
+}
+
 static void print_tries(const struct lab *lab)
 {
 	const struct network *net = lab->net;
+	FILE *out = lab->opts->out;
 
-	fprintf(lab->opts->out, "\nThe lab is up. Ask from any host, for example:\n");
+	fprintf(out, "\nThe lab is up. Ask from any host, for example:\n");
 	for (size_t i = 0; i < net->nhosts; i++) {
-		const struct net_host *h = &net->hosts[i];
+		const struct net_host *h = &net->hosts[i], *o;
 		if (h->vpcdnsd)
 			continue;
-		fprintf(lab->opts->out, "  ip netns exec %s.h-%s dig +short %s.%s.%s\n", net->stack,
-			h->name, h->name, net->tiers[h->tier].name, net->envs[h->env].zone);
+		fprintf(out, "  ip netns exec %s.h-%s dig +short %s.%s.%s\n", net->stack, h->name,
+			h->name, net->tiers[h->tier].name, net->envs[h->env].zone);
+		if ((o = hidden_from(net, h)) != NULL)
+			fprintf(
+			    out,
+			    "  ip netns exec %s.h-%s dig %s.%s.%s   # REFUSED: %s does not see %s\n",
+			    net->stack, h->name, o->name, net->tiers[o->tier].name,
+			    net->envs[o->env].zone, net->tiers[h->tier].name,
+			    net->tiers[o->tier].name);
 	}
+	for (size_t i = 0; i < net->nhosts; i++)
+		if (!net->hosts[i].vpcdnsd) {
+			fprintf(
+			    out,
+			    "  ip netns exec %s.h-%s getent hosts %s   # short name, search %s\n",
+			    net->stack, net->hosts[i].name, net->hosts[i].name,
+			    net->envs[net->hosts[i].env].zone);
+			break;
+		}
 	if (net->upstream_zone[0] != '\0' && net->nhosts > 0)
-		fprintf(lab->opts->out, "  ip netns exec %s.h-%s dig +short www.%s\n", net->stack,
-			net->hosts[0].name, net->upstream_zone);
-	fprintf(lab->opts->out, "vpcdnsd logs: %s/logs/\n", lab->opts->run_dir);
+		fprintf(out, "  ip netns exec %s.h-%s dig +short www.%s   # forwarded upstream\n",
+			net->stack, net->hosts[0].name, net->upstream_zone);
+	fprintf(out, "vpcdnsd logs: %s/logs/\n", lab->opts->run_dir);
 }
 
 /* After destroy: the run folder and any /etc/netns folder of the stack. */
