@@ -14,7 +14,7 @@ BIN       ?= bin
 PREFIX    ?= /usr/local
 
 CONF_SRC  := conf/log.c conf/netaddr.c conf/config.c conf/ini.c
-ZONES_SRC := zones/zone.c zones/zonedb.c
+ZONES_SRC := zones/zone.c zones/zone_builder.c zones/zone_reader.c zones/zone_render.c zones/zonedb.c
 RES_SRC   := resolver/cache.c resolver/dot.c resolver/forward.c resolver/packet.c resolver/answer.c resolver/query.c resolver/server.c \
              resolver/tcp.c resolver/udp.c resolver/worker.c
 SYNC_SRC  := sync/sigv4.c sync/xml.c sync/aws.c sync/records.c sync/route53.c sync/snapshot.c sync/inventory.c

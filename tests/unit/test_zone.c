@@ -248,7 +248,7 @@ static void test_load_nodes(void **state)
 	zone_unref(z);
 }
 
-/* RFC 2181 5.2 as zone.c applies it: an RRset gets the lowest TTL of its records. */
+/* RFC 2181 5.2 as zones/zone_builder.c applies it: an RRset gets the lowest TTL of its records. */
 static void test_duplicate_lower_ttl(void **state)
 {
 	char err[512] = "";
