@@ -153,8 +153,7 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Lower-cases name in place and strips one trailing dot; -1 if not a host-style DNS name. */
-static int normalize_zone_name(char *name)
+int config_normalize_name(char *name)
 {
 	size_t len = strlen(name), label = 0;
 
@@ -402,7 +401,7 @@ static void begin_section(struct parse_state *st, const char *header)
 		struct config_zone *grown;
 
 		st->section = SECTION_UNKNOWN;
-		if (normalize_zone_name(zname) < 0) {
+		if (config_normalize_name(zname) < 0) {
 			config_error(st, st->line, "[zone:%s]: not a valid zone name", zname);
 			return;
 		}
@@ -434,7 +433,7 @@ static void begin_section(struct parse_state *st, const char *header)
 
 		st->section = SECTION_UNKNOWN;
 		snprintf(fname, sizeof(fname), "%s", name[7] == ':' ? trim(name + 8) : ".");
-		if (normalize_zone_name(fname) < 0) {
+		if (config_normalize_name(fname) < 0) {
 			config_error(st, st->line, "[%s]: not a valid domain name", name);
 			return;
 		}

@@ -109,6 +109,13 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 
 void config_free(struct config *config);
 
+/*
+ * Lower-cases a zone name in place and strips one trailing dot ("." stays the
+ * root). 0, or -1 when it is not a host-style DNS name (letters, digits, '-'
+ * and '_' in labels of at most 63, 253 in all).
+ */
+int config_normalize_name(char *name);
+
 /* Returns the zone named name (lower case, no trailing dot) or NULL. */
 const struct config_zone *config_find_zone(const struct config *config, const char *name);
 

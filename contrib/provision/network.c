@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/config.h"
 #include "conf/ini.h"
 #include "conf/netaddr.h"
 #include "contrib/provision/network.h"
@@ -221,29 +222,10 @@ static uint32_t parse_names(struct parse *ps, const struct raw_key *k, const cha
 	return mask;
 }
 
+/* A zone name as vpcdnsd's config takes it, but not the root. */
 static int normalize_zone(char *zone)
 {
-	size_t len = strlen(zone), label = 0;
-
-	if (len > 0 && zone[len - 1] == '.')
-		zone[--len] = '\0';
-	if (len == 0 || len > 200)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)zone[i];
-		if (c == '.') {
-			if (label == 0)
-				return -1;
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-')
-			return -1;
-		zone[i] = (char)tolower(c);
-		if (++label > 63)
-			return -1;
-	}
-	return label == 0 ? -1 : 0;
+	return config_normalize_name(zone) < 0 || strcmp(zone, ".") == 0 ? -1 : 0;
 }
 
 /* ---- sections ---- */
