@@ -597,7 +597,7 @@ static void check(struct parse *ps)
 	if (ps->stack_line == 0 || net->stack[0] == '\0')
 		ini_error(&ps->errs, ps->stack_line, "[stack] needs name (the vpcdns:stack tag)");
 	if (net->nazs == 0)
-		ini_error(&ps->errs, ps->stack_line, "[stack] needs azs");
+		ini_error(&ps->errs, ps->stack_line, "[stack] needs azs (or region)");
 	if (net->nenvs == 0)
 		ini_error(&ps->errs, 0, "no [env:NAME] section");
 	if (net->upstream != 0 && !net_cidr_contains(&net->internet, net->upstream))
@@ -608,6 +608,37 @@ static void check(struct parse *ps)
 		return;
 	check_hosts(ps, declared);
 	check_dns(ps);
+}
+
+/*
+ * What a file may leave out: without [tier:] sections, the three tiers of the
+ * reference network; without azs, the region's "a" and "b" zones.
+ */
+static void defaults(struct parse *ps)
+{
+	static const struct {
+		const char *name;
+		enum net_internet internet;
+		uint32_t sees;
+	} tiers[] = {
+	    {"public", NET_INTERNET_IGW, 1u << 0},
+	    {"private", NET_INTERNET_NAT, 1u << 0 | 1u << 1 | 1u << 2},
+	    {"persistence", NET_INTERNET_NONE, 1u << 1 | 1u << 2},
+	};
+	struct network *net = ps->net;
+
+	if (net->ntiers == 0)
+		for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+			snprintf(net->tiers[i].name, NET_NAME_LEN, "%s", tiers[i].name);
+			net->tiers[i].internet = tiers[i].internet;
+			net->tiers[i].sees = tiers[i].sees;
+			net->ntiers++;
+		}
+	if (net->nazs == 0 && net->region[0] != '\0') {
+		snprintf(net->azs[0], NET_NAME_LEN, "%.60sa", net->region);
+		snprintf(net->azs[1], NET_NAME_LEN, "%.60sb", net->region);
+		net->nazs = 2;
+	}
 }
 
 int network_load(const char *path, struct network **out, char *err, size_t errlen)
@@ -625,7 +656,9 @@ int network_load(const char *path, struct network **out, char *err, size_t errle
 	ps.net->path = strdup(path);
 	if (ini_read(path, on_line, &ps, &ps.errs) == 0) {
 		/* Stack first (the AZs), then tiers, environments (subnets need both), hosts. */
-		for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+			if (order[o] == SEC_TIER)
+				defaults(&ps);
 			for (size_t i = 0; i < ps.nkeys; i++) {
 				struct raw_key *k = &ps.keys[i];
 				if (k->section != order[o])
@@ -639,6 +672,7 @@ int network_load(const char *path, struct network **out, char *err, size_t errle
 				else
 					host_key(&ps, k);
 			}
+		}
 		if (ps.errs.count == 0)
 			check(&ps);
 	}

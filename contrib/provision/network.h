@@ -10,6 +10,9 @@
  *                  dns (vpcdnsd addresses), peers, sees (environments)
  *   [host:NAME]    env, tier, address (lab hosts; subnet found from address)
  *
+ * Without [tier:] sections the tiers are the reference network's: public
+ * (igw, sees public), private (nat, sees all three), persistence (none, sees
+ * private and persistence). Without azs: REGIONa and REGIONb.
  * See contrib/provision/examples/reference.ini for the reference network.
  */
 #ifndef PROVISION_NETWORK_H

@@ -225,10 +225,30 @@ static void test_policy_is_a_valid_vpcdnsd_config(void **state)
 	network_free(net);
 }
 
+static void test_defaults(void **state)
+{
+	struct network *net = load_ok("[stack]\nname = m\nregion = us-east-1\n"
+				      "[env:prod]\ncidr = 10.1.0.0/16\nzone = prod.internal\n"
+				      "public = 10.1.0.0/24, 10.1.1.0/24\n"
+				      "persistence = 10.1.20.0/24\ndns = 10.1.20.53\n");
+
+	(void)state;
+	assert_int_equal(net->ntiers, 3);
+	assert_string_equal(net->tiers[1].name, "private");
+	assert_int_equal(net->tiers[0].internet, NET_INTERNET_IGW);
+	assert_int_equal(net->tiers[2].internet, NET_INTERNET_NONE);
+	assert_false(net->tiers[0].sees & (1u << 2)); /* public does not see persistence */
+	assert_int_equal(net->nazs, 2);
+	assert_string_equal(net->azs[1], "us-east-1b");
+	assert_int_equal(net->nsubnets, 3);
+	network_free(net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reference_loads),
+	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors_name_the_line),
 	    cmocka_unit_test(test_long_line_is_an_error),
 	    cmocka_unit_test(test_policy_is_a_valid_vpcdnsd_config),
