@@ -20,6 +20,7 @@ struct server {
 	struct worker *workers;
 	unsigned nworkers;
 	size_t nsockets;
+	bool udp_threads; /* UDP sockets served by threads of their own, not the event loops */
 	bool started;
 };
 
@@ -92,6 +93,19 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 		goto oom;
 	s->nworkers = config->workers;
 	s->nsockets = config->nlisten;
+	/*
+	 * How UDP is served, chosen once. A thread per socket sleeping in
+	 * recvmmsg is the benchmark reflector's loop: no epoll, whose waiter on
+	 * the socket costs a wake-up call per reply sent (sock_wfree), and no
+	 * epoll_wait per batch: 4-9% less CPU per authoritative query. But a
+	 * query to forward must then go to the event thread, and when both
+	 * threads share a CPU each datagram that arrives while the event thread
+	 * forwards preempts it: some 35% more CPU per forwarded query, pinned to
+	 * one CPU (tests/bench/README.md, the UDP loop). So with recursion the
+	 * sockets stay in the event loop; a reload that turns recursion on or
+	 * off changes this after a restart only (forwarding works either way).
+	 */
+	s->udp_threads = !config->recursion;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
 	/* One cache for all workers, sharded so that they do not wait on each other. */
 	s->cache = cache_new((size_t)config->cache_size);
@@ -108,7 +122,6 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 		w->max_conns = config->tcp_max_connections;
 		w->idle_timeout = config->tcp_idle_timeout;
 		w->base = event_base_new();
-		w->batch = calloc(1, sizeof(*w->batch));
 		w->tcp_buf = malloc(TCP_BUF_SIZE);
 		w->udp = calloc(s->nsockets, sizeof(*w->udp));
 		w->tcp = calloc(s->nsockets, sizeof(*w->tcp));
@@ -117,29 +130,35 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 		w->now_ms = worker_clock();
 		if (w->base != NULL && worker_mail_init(w, s->workers, s->nworkers) < 0)
 			goto oom;
-		if (w->base == NULL || w->batch == NULL || w->tcp_buf == NULL || w->udp == NULL ||
-		    w->tcp == NULL || w->cache == NULL || w->forwarder == NULL)
+		if (w->base == NULL || w->tcp_buf == NULL || w->udp == NULL || w->tcp == NULL ||
+		    w->cache == NULL || w->forwarder == NULL)
 			goto oom;
-		udp_batch_init(w->batch);
 		for (size_t a = 0; a < s->nsockets; a++)
 			w->udp[a].fd = w->tcp[a].fd = -1;
 		w->nsockets = s->nsockets;
 		for (size_t a = 0; a < s->nsockets; a++) {
 			struct udp_socket *u = &w->udp[a];
 			struct tcp_listener *t = &w->tcp[a];
+			u->worker = w;
+			u->batch = calloc(1, sizeof(*u->batch));
+			if (u->batch == NULL)
+				goto oom;
+			udp_batch_init(u->batch);
 			u->fd = udp_socket_open(&config->listen[a], err, errlen);
 			if (u->fd < 0)
 				goto fail;
 			t->fd = tcp_socket_open(&config->listen[a], err, errlen);
 			if (t->fd < 0)
 				goto fail;
-			u->worker = t->worker = w;
-			event_assign(&u->ev, w->base, u->fd, EV_READ | EV_PERSIST, udp_on_readable,
-				     u);
+			t->worker = w;
 			event_assign(&t->ev, w->base, t->fd, EV_READ | EV_PERSIST, tcp_on_accept,
 				     t);
-			event_add(&u->ev, NULL);
 			event_add(&t->ev, NULL);
+			if (!s->udp_threads) {
+				event_assign(&u->ev, w->base, u->fd, EV_READ | EV_PERSIST,
+					     udp_on_readable, u);
+				event_add(&u->ev, NULL);
+			}
 		}
 	}
 	return s;
@@ -162,6 +181,27 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Starts the event thread of w and, if UDP has threads, the thread of each UDP socket. */
+static int worker_start(struct worker *w, bool udp_threads, char *err, size_t errlen)
+{
+	int e = pthread_create(&w->thread, NULL, worker_main, w);
+
+	if (e != 0) {
+		snprintf(err, errlen, "worker %u: %s", w->id, strerror(e));
+		return -1;
+	}
+	w->running = true;
+	for (size_t a = 0; udp_threads && a < w->nsockets; a++) {
+		e = pthread_create(&w->udp[a].thread, NULL, udp_serve, &w->udp[a]);
+		if (e != 0) {
+			snprintf(err, errlen, "worker %u: udp thread: %s", w->id, strerror(e));
+			return -1;
+		}
+		w->udp[a].running = true;
+	}
+	return 0;
+}
+
 int server_start(struct server *s, char *err, size_t errlen)
 {
 	sigset_t all, old;
@@ -170,32 +210,43 @@ int server_start(struct server *s, char *err, size_t errlen)
 	/* Signals go to the main thread only. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 0; i < s->nworkers; i++) {
-		int e = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
-		if (e != 0) {
-			snprintf(err, errlen, "worker %u: %s", i, strerror(e));
-			rc = -1;
-			break;
-		}
-		s->nworkers = i + 1 < s->nworkers ? s->nworkers : i + 1;
-	}
+	for (unsigned i = 0; i < s->nworkers && rc == 0; i++)
+		rc = worker_start(&s->workers[i], s->udp_threads, err, errlen);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	s->started = rc == 0;
+	/* On failure server_free stops the threads that did start. */
+	s->started = true;
 	return rc;
+}
+
+/* Stops and joins every thread that was started. */
+static void server_stop(struct server *s)
+{
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		__atomic_store_n(&w->stopping, true, __ATOMIC_RELEASE);
+		if (w->running)
+			worker_wake(w);
+		for (size_t a = 0; a < w->nsockets; a++)
+			if (w->udp[a].running)
+				udp_stop(&w->udp[a]);
+	}
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		for (size_t a = 0; a < w->nsockets; a++)
+			if (w->udp[a].running)
+				pthread_join(w->udp[a].thread, NULL);
+		if (w->running)
+			pthread_join(w->thread, NULL);
+		w->running = false;
+	}
 }
 
 void server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->started) {
-		for (unsigned i = 0; i < s->nworkers; i++) {
-			__atomic_store_n(&s->workers[i].stopping, true, __ATOMIC_RELEASE);
-			worker_wake(&s->workers[i]);
-		}
-		for (unsigned i = 0; i < s->nworkers; i++)
-			pthread_join(s->workers[i].thread, NULL);
-	}
+	if (s->started)
+		server_stop(s);
 	/* Forwarders first: their pending queries post releases to other workers' mailboxes. */
 	for (unsigned i = 0; s->workers != NULL && i < s->nworkers; i++) {
 		forwarder_free(s->workers[i].forwarder);
@@ -204,22 +255,22 @@ void server_free(struct server *s)
 	for (unsigned i = 0; s->workers != NULL && i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 		for (size_t a = 0; a < w->nsockets; a++) {
-			if (w->udp[a].worker != NULL)
-				event_del(&w->udp[a].ev);
 			if (w->tcp[a].worker != NULL)
 				event_del(&w->tcp[a].ev);
+			if (!s->udp_threads && w->tcp[a].worker != NULL)
+				event_del(&w->udp[a].ev);
 			if (w->udp[a].fd >= 0)
 				close(w->udp[a].fd);
 			if (w->tcp[a].fd >= 0)
 				close(w->tcp[a].fd);
+			free(w->udp[a].batch);
 		}
 		if (w->all != NULL)
 			worker_mail_free(w);
-		if (!s->started)
-			tcp_close_all(w);
+		/* A worker whose event thread ran closed its connections on the way out. */
+		tcp_close_all(w);
 		free(w->udp);
 		free(w->tcp);
-		free(w->batch);
 		free(w->tcp_buf);
 		if (w->base != NULL)
 			event_base_free(w->base);
@@ -275,17 +326,24 @@ void server_log_stats(const struct server *s)
 		 (unsigned long long)c.evictions, (unsigned long long)c.uncachable);
 }
 
+static void stats_add(struct query_stats *out, const struct query_stats *st)
+{
+	out->queries += st->queries;
+	out->dropped += st->dropped;
+	out->formerr += st->formerr;
+	out->refused += st->refused;
+	out->nxdomain += st->nxdomain;
+	out->truncated += st->truncated;
+	out->cache_hits += st->cache_hits;
+}
+
 void server_stats(const struct server *s, struct query_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < s->nworkers; i++) {
-		const struct query_stats *st = &s->workers[i].stats;
-		out->queries += st->queries;
-		out->dropped += st->dropped;
-		out->formerr += st->formerr;
-		out->refused += st->refused;
-		out->nxdomain += st->nxdomain;
-		out->truncated += st->truncated;
-		out->cache_hits += st->cache_hits;
+		const struct worker *w = &s->workers[i];
+		stats_add(out, &w->stats);
+		for (size_t a = 0; a < w->nsockets; a++)
+			stats_add(out, &w->udp[a].stats);
 	}
 }

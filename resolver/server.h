@@ -3,7 +3,9 @@
  *
  * server_new binds, for each of N workers, its own SO_REUSEPORT UDP and TCP
  * socket on every listen address (so the kernel spreads clients over the
- * workers); server_start runs each worker's libevent loop in its own thread.
+ * workers); server_start runs each worker's libevent loop in its own thread,
+ * and, when the server does not forward (recursion = no), a thread per UDP
+ * socket that answers it in recvmmsg/sendmmsg batches outside that loop.
  * Workers read the published view under RCU and never block on the main
  * thread: server_publish swaps in a new view and frees the old one once no
  * worker can see it.

@@ -170,7 +170,7 @@ static bool conn_serve(struct tcp_conn *c)
 			    .udp_fd = -1, .conn = fate == QUERY_FORWARD ? c : NULL, .home = w};
 			/* Answered later, in the order upstream answers come (RFC 7766 6.2.1.1). */
 			worker_forward(w, fwd.rule, &fwd.q, w->tcp_buf + 2 + DNS_HEADER_LEN,
-				       fate == QUERY_FORWARD ? &client : NULL);
+				       fate == QUERY_FORWARD ? &client : NULL, NULL);
 			if (fate == QUERY_FORWARD)
 				continue;
 		}

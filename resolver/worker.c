@@ -22,6 +22,7 @@ enum mail_kind { MAIL_FORWARD, MAIL_TCP_REPLY, MAIL_TCP_RELEASE };
 
 struct mail {
 	struct mail *next;
+	struct worker *to; /* while in a struct mail_batch */
 	enum mail_kind kind;
 	struct forward_client client;
 	bool has_client;
@@ -45,18 +46,56 @@ void worker_set_self(struct worker *w)
 	self = w;
 }
 
+/* Appends the chain first..last to the mailbox of to. */
+static void post_chain(struct worker *to, struct mail *first, struct mail *last)
+{
+	bool was_empty;
+
+	last->next = NULL;
+	pthread_mutex_lock(&to->mail_lock);
+	was_empty = to->mail_head == NULL;
+	if (to->mail_tail != NULL)
+		to->mail_tail->next = first;
+	else
+		to->mail_head = first;
+	to->mail_tail = last;
+	pthread_mutex_unlock(&to->mail_lock);
+	/*
+	 * Wakes the owner's loop; libevent itself runs without locks. Mail added
+	 * to a box that was not empty rides on the wake-up already sent: on_mail
+	 * reads the eventfd before it takes the whole list.
+	 */
+	if (was_empty)
+		worker_wake(to);
+}
+
 static void post(struct worker *to, struct mail *m)
 {
-	m->next = NULL;
-	pthread_mutex_lock(&to->mail_lock);
-	if (to->mail_tail != NULL)
-		to->mail_tail->next = m;
-	else
-		to->mail_head = m;
-	to->mail_tail = m;
-	pthread_mutex_unlock(&to->mail_lock);
-	/* Wakes the owner's loop; libevent itself runs without locks. */
-	worker_wake(to);
+	post_chain(to, m, m);
+}
+
+void worker_post_batch(struct mail_batch *batch)
+{
+	/* Each round takes the mail for one worker out of the batch, in order. */
+	while (batch->head != NULL) {
+		struct worker *to = batch->head->to;
+		struct mail *first = NULL, *last = NULL, **pp = &batch->head;
+		while (*pp != NULL) {
+			struct mail *m = *pp;
+			if (m->to != to) {
+				pp = &m->next;
+				continue;
+			}
+			*pp = m->next;
+			if (last != NULL)
+				last->next = m;
+			else
+				first = m;
+			last = m;
+		}
+		post_chain(to, first, last);
+	}
+	batch->tail = NULL;
 }
 
 static void deliver(struct worker *w, struct mail *m)
@@ -171,23 +210,28 @@ static uint32_t owner_hash(const struct packet_query *q)
 	return ((h ^ q->qtype) * 16777619u) ^ q->edns_do;
 }
 
-void worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
-		    const uint8_t *question, const struct forward_client *client)
+bool worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
+		    const uint8_t *question, const struct forward_client *client,
+		    struct mail_batch *batch)
 {
 	struct worker *owner = &w->all[owner_hash(q) % w->nworkers];
 	struct mail *m;
 
 	if (client != NULL && client->conn != NULL)
 		tcp_conn_hold(client->conn);
-	if (owner == w) {
+	/* Only an event thread may touch its forwarder; a UDP thread has no worker_self. */
+	if (owner == worker_self()) {
 		forwarder_query(w->forwarder, rule, q, question, client);
-		return;
+		return true;
 	}
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
-		/* No memory to hand it over: resolve it here, uncoalesced. */
-		forwarder_query(w->forwarder, rule, q, question, client);
-		return;
+		/* No memory to hand it over: on the event thread, resolve it here, uncoalesced. */
+		if (w == worker_self()) {
+			forwarder_query(w->forwarder, rule, q, question, client);
+			return true;
+		}
+		return false;
 	}
 	m->kind = MAIL_FORWARD;
 	m->q = *q;
@@ -196,7 +240,18 @@ void worker_forward(struct worker *w, const struct forward_rule *rule, const str
 		m->client = *client;
 		m->has_client = true;
 	}
-	post(owner, m);
+	if (batch == NULL) {
+		post(owner, m);
+		return true;
+	}
+	m->to = owner;
+	m->next = NULL;
+	if (batch->tail != NULL)
+		batch->tail->next = m;
+	else
+		batch->head = m;
+	batch->tail = m;
+	return true;
 }
 
 void worker_client_reply(const struct forward_client *c, const uint8_t *msg, size_t len)

@@ -1,6 +1,13 @@
 /*
- * worker: one thread's event loop, sockets and buffers (private to server.c,
- * udp.c and tcp.c). Everything here is touched by its own thread only.
+ * worker: the threads, sockets and buffers of one worker (private to
+ * server.c, udp.c, tcp.c and worker.c). A worker has an event thread (its
+ * libevent loop: TCP, the mailbox, forwarding to upstreams). Its UDP sockets
+ * are served one of two ways, chosen once at start (server.c): in that event
+ * loop, or each by a UDP thread of its own that sleeps in recvmmsg and
+ * answers in batches like the benchmark's reflector. A struct udp_socket is
+ * touched by the thread that serves it only; the rest of struct worker by
+ * the event thread only, except the mailbox (under mail_lock) and the stop
+ * flag (atomic).
  */
 #ifndef RESOLVER_WORKER_H
 #define RESOLVER_WORKER_H
@@ -23,10 +30,23 @@
 
 struct worker;
 
+struct udp_batch;
+struct mail;
+
+/* Mail collected during one UDP batch, posted at its end (worker_post_batch). */
+struct mail_batch {
+	struct mail *head, *tail;
+};
+
 struct udp_socket {
 	int fd;
-	struct event ev;
 	struct worker *worker;
+	struct event ev;  /* served by the event loop: readable */
+	pthread_t thread; /* served by a thread of its own (udp_serve) */
+	bool running;     /* that thread was started (and is to be joined) */
+	struct udp_batch *batch;
+	struct mail_batch outbox; /* queries to forward, handed over once per batch */
+	struct query_stats stats; /* of the queries answered on this socket */
 };
 
 struct tcp_listener {
@@ -38,9 +58,8 @@ struct tcp_listener {
 struct tcp_conn;
 struct forward_client;
 struct forward_rule;
-struct mail;
 
-/* Receive slots for one recvmmsg/sendmmsg round, allocated once per worker. */
+/* Receive slots for one recvmmsg/sendmmsg round, allocated once per UDP socket. */
 struct udp_batch {
 	struct mmsghdr in[UDP_BATCH];
 	struct mmsghdr out[UDP_BATCH];
@@ -53,22 +72,22 @@ struct udp_batch {
 
 struct worker {
 	unsigned id;
-	pthread_t thread;
+	pthread_t thread; /* the event thread */
+	bool running;     /* the event thread was started */
 	struct event_base *base;
 	struct udp_socket *udp;
 	struct tcp_listener *tcp;
 	size_t nsockets;
-	struct udp_batch *batch;
 	uint8_t *tcp_buf;
 	/* TCP connections, least recently active first. */
 	struct tcp_conn *conn_head, *conn_tail;
 	unsigned nconns;
 	unsigned max_conns;
 	unsigned idle_timeout;
-	struct query_stats stats;
+	struct query_stats stats; /* TCP queries; UDP ones count in each struct udp_socket */
 	struct cache *cache;
 	struct forwarder *forwarder;
-	uint64_t now_ms; /* monotonic, read once per batch */
+	uint64_t now_ms; /* monotonic, read once per event (event thread) */
 	/* Other workers hand this one work through its mailbox. */
 	struct worker *all;
 	unsigned nworkers;
@@ -76,10 +95,10 @@ struct worker {
 	struct mail *mail_head, *mail_tail;
 	int mail_fd;
 	struct event mail_ev;
-	bool stopping; /* set by the main thread, then worker_wake */
+	bool stopping; /* set by the main thread, then worker_wake and udp_stop */
 };
 
-/* Wakes w's loop from any thread (its mailbox, or its stop flag). */
+/* Wakes w's event loop from any thread (its mailbox, or its stop flag). */
 void worker_wake(struct worker *w);
 
 /* Sets up / tears down the mailbox of w (all: every worker, nworkers of them). */
@@ -93,11 +112,21 @@ void worker_set_self(struct worker *w);
 /*
  * Sends a query upstream. Each question belongs to one worker (by hash), so
  * that identical questions from clients of any worker go upstream once; a
- * query of another worker's question is handed to it. A TCP client's
- * connection is held until the answer has been sent.
+ * query of another worker's question, or one from a UDP thread, is posted to
+ * that worker's event thread: at once, or, with a batch (UDP threads), when
+ * the batch is posted. A TCP client's connection is held until the answer
+ * has been sent. False when it could not be handed over (out of memory): the
+ * query is dropped and the client will ask again.
  */
-void worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
-		    const uint8_t *question, const struct forward_client *client);
+bool worker_forward(struct worker *w, const struct forward_rule *rule, const struct packet_query *q,
+		    const uint8_t *question, const struct forward_client *client,
+		    struct mail_batch *batch);
+
+/*
+ * Posts the mail of a batch to the workers it is for, with one lock and at
+ * most one wake-up per worker; the batch is empty afterwards.
+ */
+void worker_post_batch(struct mail_batch *batch);
 
 /* Sends a reply to a forwarded query's client, from whichever worker has it. */
 void worker_client_reply(const struct forward_client *c, const uint8_t *msg, size_t len);
@@ -119,9 +148,20 @@ void tcp_conn_reply(struct tcp_conn *c, const uint8_t *msg, size_t len);
 void udp_batch_init(struct udp_batch *b);
 bool udp_addr_is_wildcard(const struct netaddr *addr);
 
-/* Creates a bound, non-blocking SO_REUSEPORT socket. fd, or -1 with err. */
+/*
+ * Creates a bound SO_REUSEPORT socket. fd, or -1 with err. The UDP socket
+ * blocks (for udp_serve); every other receive and send passes MSG_DONTWAIT.
+ */
 int udp_socket_open(const struct netaddr *addr, char *err, size_t errlen);
 int tcp_socket_open(const struct netaddr *addr, char *err, size_t errlen);
+
+/*
+ * The thread of a UDP socket (arg: its struct udp_socket): receives, answers
+ * and replies in batches until the worker is stopping. udp_stop wakes it for
+ * that, from any thread, after the stop flag is set.
+ */
+void *udp_serve(void *arg);
+void udp_stop(struct udp_socket *sock);
 
 /* libevent callbacks: the socket is readable / has connections to accept. */
 void udp_on_readable(evutil_socket_t fd, short what, void *arg);
