@@ -30,6 +30,9 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+from reference import reference_text  # noqa: E402
 REFERENCE = os.path.join(ROOT, "contrib", "provision", "examples", "reference.ini")
 SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 
@@ -50,15 +53,9 @@ def check(cond, msg):
 
 
 def write_ini(text=None, **subs):
-    """The reference network under our stack name, with lines replaced."""
-    if text is None:
-        with open(REFERENCE) as f:
-            text = f.read()
-    text = re.sub(r"(?m)^name = .*$", "name = " + STACK, text)
-    for old, new in subs.items():
-        old = old.replace("__", " ")
-        check(old in text, "reference.ini has no %r" % old)
-        text = text.replace(old, new)
+    """The reference network under our stack name, with lines replaced ("old" -> "new")."""
+    text, missing = reference_text(STACK, text, **subs)
+    check(not missing, "reference.ini has no %r" % missing)
     with open(INI, "w") as f:
         f.write(text)
 
