@@ -4,19 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <urcu.h>
+
 #include "zones/dns.h"
 
 #define STALE_TTL_SECONDS 30 /* RFC 8767 4: the TTL of a stale answer */
 #define MAX_TTL_FIELDS    4096
 
 struct cache_entry {
-	struct cache_entry *hnext;       /* hash chain */
-	struct cache_entry *prev, *next; /* CLOCK ring */
+	struct cache_entry *hnext;       /* hash chain (RCU) */
+	struct cache_entry *prev, *next; /* CLOCK ring (writers, under the shard's lock) */
 	uint32_t hash;
 	uint16_t qtype, qclass;
 	bool do_bit;
-	bool referenced;
-	bool prefetched;
+	bool referenced; /* atomic: set by readers, cleared by the CLOCK hand */
+	bool prefetched; /* atomic: the refresh was asked for (once) */
 	uint8_t rcode;
 	uint16_t hdr_flags; /* AA, AD as the upstream set them */
 	uint16_t counts[3]; /* answer, authority, additional (without OPT) */
@@ -26,25 +28,37 @@ struct cache_entry {
 	uint16_t qname_len;
 	uint16_t rec_len;
 	uint16_t nttl;
+	struct rcu_head rcu; /* freed after the readers that may hold it */
 	/* qname | records | ttl offsets (uint16) | original ttls (uint32) */
 	uint8_t data[];
 };
 
+/* A hash table, replaced whole when it grows. */
+struct table {
+	struct rcu_head rcu;
+	size_t mask;
+	struct cache_entry *b[];
+};
+
 /*
- * The cache is split into shards by hash, each with its own lock, table, CLOCK
- * ring and share of the budget: workers on different shards never meet, and
- * a lookup holds one uncontended lock for the time of a memcpy.
+ * The cache is split into shards by hash, each with its own table, CLOCK ring,
+ * share of the budget and a lock for its writers: workers storing answers on
+ * different shards never meet. Lookups take no lock: they read the table and
+ * the entries under the caller's RCU read lock, and what writers remove is
+ * freed after a grace period (call_rcu). An entry is complete before it is
+ * linked and never changed after, except for its two atomic flags.
  */
 struct shard {
 	pthread_mutex_t lock;
-	struct cache_entry **table;
-	size_t mask;
+	struct table *table; /* RCU */
+	size_t max_buckets;
 	struct cache_entry *hand;
 	size_t bytes, max_bytes;
 	struct cache_stats stats;
 };
 
-#define NSHARDS 64
+#define NSHARDS           64
+#define SHARD_MIN_BUCKETS 64
 
 struct cache {
 	struct shard shards[NSHARDS];
@@ -74,21 +88,71 @@ static inline uint32_t entry_ttl_orig(const struct cache_entry *e, size_t i)
 	return v;
 }
 
+static struct table *table_new(size_t buckets)
+{
+	struct table *t = calloc(1, sizeof(*t) + buckets * sizeof(t->b[0]));
+
+	if (t != NULL)
+		t->mask = buckets - 1;
+	return t;
+}
+
 static int shard_init(struct shard *c, size_t max_bytes)
 {
-	size_t buckets = 64;
+	size_t buckets = SHARD_MIN_BUCKETS;
 
-	/* About one bucket per 256 bytes of budget; the table counts against the budget. */
-	while (buckets < max_bytes / 256 && buckets < ((size_t)1 << 22))
-		buckets *= 2;
-	c->table = calloc(buckets, sizeof(*c->table));
+	/*
+	 * The table starts small and doubles with the entries (grow): a small
+	 * table stays in the CPU's caches, and every lookup starts with a read
+	 * of it. Its size counts against the budget, at most about one bucket
+	 * per 256 bytes of it.
+	 */
+	c->max_buckets = buckets;
+	while (c->max_buckets < max_bytes / 256 && c->max_buckets < ((size_t)1 << 22))
+		c->max_buckets *= 2;
+	c->table = table_new(buckets);
 	if (c->table == NULL)
 		return -1;
 	pthread_mutex_init(&c->lock, NULL);
-	c->mask = buckets - 1;
-	c->bytes = buckets * sizeof(*c->table);
+	c->bytes = buckets * sizeof(c->table->b[0]);
 	c->max_bytes = max_bytes;
 	return 0;
+}
+
+static void free_table(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct table, rcu));
+}
+
+static void free_entry(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct cache_entry, rcu));
+}
+
+/*
+ * Doubles the table of c (writer). The entries move to the new table one by
+ * one; a reader on the old one meanwhile may follow a moved entry into a
+ * chain of the new table and miss what it looked for, never loop: a new chain
+ * holds moved entries only, and ends. A miss is a query sent upstream. With
+ * no memory for it, the chains just grow.
+ */
+static void grow(struct shard *c)
+{
+	struct table *old = c->table, *t = table_new((old->mask + 1) * 2);
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i <= old->mask; i++) {
+		struct cache_entry *e = old->b[i], *next;
+		for (; e != NULL; e = next) {
+			next = e->hnext;
+			rcu_assign_pointer(e->hnext, t->b[e->hash & t->mask]);
+			t->b[e->hash & t->mask] = e;
+		}
+	}
+	rcu_assign_pointer(c->table, t);
+	c->bytes += (t->mask - old->mask) * sizeof(t->b[0]);
+	call_rcu(&old->rcu, free_table);
 }
 
 struct cache *cache_new(size_t max_bytes)
@@ -114,13 +178,14 @@ static struct shard *shard_of(struct cache *c, uint32_t h)
 	return &c->shards[h >> 26];
 }
 
+/* Takes e out of the table and the ring (writer); it is freed after the readers. */
 static void unlink_entry(struct shard *c, struct cache_entry *e)
 {
-	struct cache_entry **pp = &c->table[e->hash & c->mask];
+	struct cache_entry **pp = &c->table->b[e->hash & c->table->mask];
 
 	while (*pp != e)
 		pp = &(*pp)->hnext;
-	*pp = e->hnext;
+	rcu_assign_pointer(*pp, e->hnext);
 	if (e->next == e) {
 		c->hand = NULL;
 	} else {
@@ -131,17 +196,26 @@ static void unlink_entry(struct shard *c, struct cache_entry *e)
 	}
 	c->bytes -= e->bytes;
 	c->stats.entries--;
-	free(e);
+	call_rcu(&e->rcu, free_entry);
 }
 
 void cache_free(struct cache *c)
 {
 	if (c == NULL)
 		return;
+	/* No reader is left: what was unlinked goes first, the rest directly. */
+	rcu_barrier();
 	for (size_t i = 0; i < NSHARDS; i++) {
 		struct shard *sh = &c->shards[i];
-		while (sh->hand != NULL)
-			unlink_entry(sh, sh->hand);
+		struct cache_entry *e = sh->hand;
+		if (e != NULL) {
+			e->prev->next = NULL;
+			while (e != NULL) {
+				struct cache_entry *next = e->next;
+				free(e);
+				e = next;
+			}
+		}
 		free(sh->table);
 		pthread_mutex_destroy(&sh->lock);
 	}
@@ -157,10 +231,14 @@ static uint32_t key_hash(const struct packet_query *q)
 	return (h ^ (uint32_t)q->edns_do) * 16777619u;
 }
 
+/* Under the RCU read lock, or the shard's lock. */
 static struct cache_entry *find(struct shard *c, const uint8_t *qname, size_t len, uint16_t qtype,
 				uint16_t qclass, bool do_bit, uint32_t h)
 {
-	for (struct cache_entry *e = c->table[h & c->mask]; e != NULL; e = e->hnext)
+	struct table *t = rcu_dereference(c->table);
+
+	for (struct cache_entry *e = rcu_dereference(t->b[h & t->mask]); e != NULL;
+	     e = rcu_dereference(e->hnext))
 		if (e->hash == h && e->qtype == qtype && e->qclass == qclass &&
 		    e->do_bit == do_bit && e->qname_len == len &&
 		    memcmp(entry_qname(e), qname, len) == 0)
@@ -176,16 +254,21 @@ static uint64_t expiry_ms(const struct cache_entry *e)
 /* CLOCK: entries hit since the hand last passed get a second chance. */
 static void evict_one(struct shard *c)
 {
-	while (c->hand->referenced) {
-		c->hand->referenced = false;
+	while (__atomic_load_n(&c->hand->referenced, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&c->hand->referenced, false, __ATOMIC_RELAXED);
 		c->hand = c->hand->next;
 	}
 	c->stats.evictions++;
 	unlink_entry(c, c->hand);
 }
 
-static struct cache_entry *insert(struct shard *c, const struct packet_query *q, size_t rec_len,
-				  size_t nttl, uint64_t now_ms)
+/*
+ * A new entry for the question of q with room for rec_len bytes of records
+ * and nttl TTLs, its key filled in, not yet linked (writer): the caller fills
+ * the rest and links it with publish. Makes room in the budget first.
+ */
+static struct cache_entry *entry_new(struct shard *c, const struct packet_query *q, size_t rec_len,
+				     size_t nttl, uint64_t now_ms)
 {
 	size_t bytes = sizeof(struct cache_entry) + q->qname_len + rec_len + nttl * 6;
 	uint32_t h = key_hash(q);
@@ -195,6 +278,9 @@ static struct cache_entry *insert(struct shard *c, const struct packet_query *q,
 		unlink_entry(c, e);
 	if (bytes > c->max_bytes / 8)
 		return NULL; /* one answer may not take a large part of the cache */
+	/* At most one entry per bucket on average; the eviction below pays for the room. */
+	if (c->stats.entries >= c->table->mask + 1 && c->table->mask + 1 < c->max_buckets)
+		grow(c);
 	while (c->hand != NULL && c->bytes + bytes > c->max_bytes)
 		evict_one(c);
 	if (c->bytes + bytes > c->max_bytes)
@@ -213,8 +299,16 @@ static struct cache_entry *insert(struct shard *c, const struct packet_query *q,
 	e->rec_len = (uint16_t)rec_len;
 	e->nttl = (uint16_t)nttl;
 	memcpy(entry_qname(e), q->qname, q->qname_len);
-	e->hnext = c->table[h & c->mask];
-	c->table[h & c->mask] = e;
+	return e;
+}
+
+/* Links the complete entry e into the table, where readers find it, and the ring (writer). */
+static void publish(struct shard *c, struct cache_entry *e)
+{
+	struct cache_entry **head = &c->table->b[e->hash & c->table->mask];
+
+	e->hnext = *head;
+	rcu_assign_pointer(*head, e);
 	if (c->hand == NULL) {
 		e->prev = e->next = e;
 		c->hand = e;
@@ -225,10 +319,9 @@ static struct cache_entry *insert(struct shard *c, const struct packet_query *q,
 		c->hand->prev->next = e;
 		c->hand->prev = e;
 	}
-	c->bytes += bytes;
+	c->bytes += e->bytes;
 	c->stats.entries++;
 	c->stats.inserts++;
-	return e;
 }
 
 static bool skip_name(const uint8_t *m, size_t len, size_t *pos)
@@ -352,7 +445,7 @@ bool cache_store(struct cache *cache, const struct packet_query *q, const uint8_
 		else
 			ttls[i] = clamp(ttls[i], policy->min_ttl, policy->max_ttl);
 	}
-	e = insert(c, q, rec_end - q->question_end, nttl, now_ms);
+	e = entry_new(c, q, rec_end - q->question_end, nttl, now_ms);
 	if (e == NULL) {
 		c->stats.uncachable++;
 		pthread_mutex_unlock(&c->lock);
@@ -371,6 +464,7 @@ bool cache_store(struct cache *cache, const struct packet_query *q, const uint8_
 		p[1] = (uint8_t)(offs[i] >> 8);
 		memcpy(e->data + e->qname_len + e->rec_len + 2 * nttl + 4 * i, &ttls[i], 4);
 	}
+	publish(c, e);
 	pthread_mutex_unlock(&c->lock);
 	return true;
 }
@@ -384,12 +478,13 @@ void cache_store_servfail(struct cache *cache, const struct packet_query *q, uin
 	if (policy->servfail_ttl == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	e = insert(c, q, 0, 0, now_ms);
+	e = entry_new(c, q, 0, 0, now_ms);
 	if (e != NULL) {
 		e->ttl = policy->servfail_ttl;
 		e->rcode = DNS_RCODE_SERVFAIL;
 		/* A stored failure is never served as stale data, nor prefetched. */
 		e->prefetched = true;
+		publish(c, e);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -457,68 +552,55 @@ static bool wants_prefetch(struct cache_entry *e, uint64_t now_ms)
 {
 	uint64_t exp = expiry_ms(e);
 
-	if (e->prefetched || e->ttl < 10 || now_ms >= exp)
+	if (e->ttl < 10 || now_ms >= exp || (exp - now_ms) * 10 > (uint64_t)e->ttl * 1000)
 		return false;
-	if ((exp - now_ms) * 10 > (uint64_t)e->ttl * 1000)
-		return false;
-	e->prefetched = true;
-	return true;
+	/* Workers may hit it at once: the one that sets the flag refreshes. */
+	return !__atomic_load_n(&e->prefetched, __ATOMIC_RELAXED) &&
+	       !__atomic_exchange_n(&e->prefetched, true, __ATOMIC_RELAXED);
 }
 
-static enum cache_state answer(struct cache *cache, const struct packet_query *q, uint8_t *buf,
-			       size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
-			       bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch,
-			       bool count)
-{
-	uint32_t h = key_hash(q);
-	struct shard *c = shard_of(cache, h);
-	struct cache_entry *e;
-	enum cache_state state = CACHE_MISS;
-
-	*prefetch = false;
-	pthread_mutex_lock(&c->lock);
-	e = find(c, q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do, h);
-	if (e == NULL) {
-		c->stats.misses += count;
-	} else if (now_ms < expiry_ms(e)) {
-		e->referenced = true;
-		c->stats.hits += count;
-		*len = render(e, q, buf, cap, budget, now_ms, false, edns_size);
-		*prefetch = wants_prefetch(e, now_ms);
-		state = CACHE_FRESH;
-	} else if (e->rcode == DNS_RCODE_SERVFAIL ||
-		   now_ms >= expiry_ms(e) + (uint64_t)stale_ttl * 1000) {
-		/* Past the stale window, or a stored failure: gone. */
-		unlink_entry(c, e);
-		c->stats.misses += count;
-	} else {
-		c->stats.misses += count;
-		state = CACHE_STALE;
-		if (allow_stale) {
-			c->stats.stale_hits += count;
-			*len = render(e, q, buf, cap, budget, now_ms, true, edns_size);
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	return state;
-}
-
-enum cache_state cache_answer(struct cache *c, const struct packet_query *q, uint8_t *buf,
+enum cache_state cache_answer(struct cache *cache, const struct packet_query *q, uint8_t *buf,
 			      size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
 			      bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch)
 {
-	return answer(c, q, buf, cap, budget, now_ms, stale_ttl, allow_stale, edns_size, len,
-		      prefetch, true);
+	uint32_t h = key_hash(q);
+	struct cache_entry *e =
+	    find(shard_of(cache, h), q->qname, q->qname_len, q->qtype, q->qclass, q->edns_do, h);
+
+	*prefetch = false;
+	if (e == NULL)
+		return CACHE_MISS;
+	if (now_ms < expiry_ms(e)) {
+		/* No write to the entry when it is already marked: its line stays shared. */
+		if (!__atomic_load_n(&e->referenced, __ATOMIC_RELAXED))
+			__atomic_store_n(&e->referenced, true, __ATOMIC_RELAXED);
+		*len = render(e, q, buf, cap, budget, now_ms, false, edns_size);
+		*prefetch = wants_prefetch(e, now_ms);
+		return CACHE_FRESH;
+	}
+	/* Past the stale window, or a stored failure: a miss (replaced by the next store). */
+	if (e->rcode == DNS_RCODE_SERVFAIL || now_ms >= expiry_ms(e) + (uint64_t)stale_ttl * 1000)
+		return CACHE_MISS;
+	if (allow_stale)
+		*len = render(e, q, buf, cap, budget, now_ms, true, edns_size);
+	return CACHE_STALE;
 }
 
-enum cache_state cache_answer_quiet(struct cache *c, const struct packet_query *q, uint8_t *buf,
-				    size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
-				    bool allow_stale, uint16_t edns_size, size_t *len)
+void cache_prefetch(struct cache *cache, const struct packet_query *q, bool entry)
 {
-	bool prefetch;
+	uint32_t h = key_hash(q);
+	struct table *t = rcu_dereference(shard_of(cache, h)->table);
+	struct cache_entry *const *slot = &t->b[h & t->mask];
 
-	return answer(c, q, buf, cap, budget, now_ms, stale_ttl, allow_stale, edns_size, len,
-		      &prefetch, false);
+	if (!entry) {
+		__builtin_prefetch(slot);
+		return;
+	}
+	struct cache_entry *e = rcu_dereference(*slot);
+	if (e != NULL) {
+		__builtin_prefetch(e);
+		__builtin_prefetch((const uint8_t *)e + 64);
+	}
 }
 
 void cache_get_stats(struct cache *cache, struct cache_stats *out)
@@ -527,9 +609,6 @@ void cache_get_stats(struct cache *cache, struct cache_stats *out)
 	for (size_t i = 0; i < NSHARDS; i++) {
 		struct shard *c = &cache->shards[i];
 		pthread_mutex_lock(&c->lock);
-		out->hits += c->stats.hits;
-		out->misses += c->stats.misses;
-		out->stale_hits += c->stats.stale_hits;
 		out->inserts += c->stats.inserts;
 		out->evictions += c->stats.evictions;
 		out->uncachable += c->stats.uncachable;

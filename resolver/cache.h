@@ -6,7 +6,9 @@
  * rendered by copying the records after the client's own question (same
  * length, so compression pointers stay valid), patching the TTLs by the time
  * spent in the cache and appending our OPT: no allocation on the hit path. The
- * cache is sharded by hash with a lock per shard: no global lock.
+ * cache is sharded by hash with a lock per shard for writers; lookups take no
+ * lock at all, only the caller's RCU read lock (liburcu, the default flavour:
+ * every thread that reads or stores is registered).
  *
  * TTLs follow RFC 2308 for negative answers (SOA in the authority section)
  * and are clamped by the [cache] policy. Memory is bounded in bytes; CLOCK
@@ -31,13 +33,15 @@ struct cache_policy {
 	uint32_t stale_ttl; /* 0: no serve-stale */
 };
 
+/* What writers did; hits and misses are counted by the callers (query_stats). */
 struct cache_stats {
-	uint64_t hits, misses, stale_hits, inserts, evictions, uncachable;
+	uint64_t inserts, evictions, uncachable;
 	size_t bytes, entries;
 };
 
 /* A cache of at most max_bytes (entries and their index). NULL on no memory. */
 struct cache *cache_new(size_t max_bytes);
+/* Once no thread uses it any more (waits for the frees still pending, rcu_barrier). */
 void cache_free(struct cache *c);
 
 enum cache_state {
@@ -53,15 +57,18 @@ enum cache_state {
  * over it has TC=1 and no records. A stale entry (expired less than stale_ttl
  * seconds ago) is rendered only with allow_stale, its TTLs 30 s (RFC 8767 4).
  * *prefetch is set once when a fresh entry is in the last tenth of its TTL.
+ * Call under rcu_read_lock; the reply is written before it returns.
  */
 enum cache_state cache_answer(struct cache *c, const struct packet_query *q, uint8_t *buf,
 			      size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
 			      bool allow_stale, uint16_t edns_size, size_t *len, bool *prefetch);
 
-/* As cache_answer, for the forwarder's own use: not counted as a client's hit or miss. */
-enum cache_state cache_answer_quiet(struct cache *c, const struct packet_query *q, uint8_t *buf,
-				    size_t cap, size_t budget, uint64_t now_ms, uint32_t stale_ttl,
-				    bool allow_stale, uint16_t edns_size, size_t *len);
+/*
+ * Batches: brings what cache_answer will read for q into the CPU's caches
+ * ahead of time, without waiting for it: the table slot (entry false), then,
+ * a little later, the entry it points at (entry true). Under rcu_read_lock.
+ */
+void cache_prefetch(struct cache *c, const struct packet_query *q, bool entry);
 
 /*
  * Stores the upstream reply msg (len bytes) to the question of q. Returns

@@ -329,10 +329,11 @@ static void answer_waiters(struct pending *p, enum outcome how, const uint8_t *r
 		switch (how) {
 		case OUTCOME_ENTRY:
 		case OUTCOME_STALE: {
+			bool refresh;
 			enum cache_state st =
-			    cache_answer_quiet(f->cache, &w->q, f->out, sizeof(f->out) - 2, budget,
-					       now, v->config->stale_ttl, how == OUTCOME_STALE,
-					       (uint16_t)v->config->edns_udp_size, &len);
+			    cache_answer(f->cache, &w->q, f->out, sizeof(f->out) - 2, budget, now,
+					 v->config->stale_ttl, how == OUTCOME_STALE,
+					 (uint16_t)v->config->edns_udp_size, &len, &refresh);
 			if (st == CACHE_FRESH || (st == CACHE_STALE && how == OUTCOME_STALE))
 				break;
 			/* Evicted meanwhile by another worker: fall back to what we have. */
@@ -856,9 +857,10 @@ static void finish(struct pending *p, bool failed)
 	if (v->config->serve_stale && p->waiters != NULL) {
 		/* Is there stale data to give? Render it for the first waiter to find out. */
 		size_t len;
-		stale = cache_answer_quiet(f->cache, &p->waiters->q, f->out, sizeof(f->out) - 2,
-					   512, now, v->config->stale_ttl, true,
-					   (uint16_t)v->config->edns_udp_size, &len) == CACHE_STALE;
+		bool refresh;
+		stale = cache_answer(f->cache, &p->waiters->q, f->out, sizeof(f->out) - 2, 512, now,
+				     v->config->stale_ttl, true, (uint16_t)v->config->edns_udp_size,
+				     &len, &refresh) == CACHE_STALE;
 	}
 	if (stale) {
 		f->stats.stale_answers++;
@@ -960,4 +962,9 @@ void forwarder_query(struct forwarder *f, const struct forward_rule *rule,
 	f->npending++;
 	if (!try_next(p))
 		finish(p, true);
+}
+
+size_t forwarder_pending(const struct forwarder *f)
+{
+	return f->npending;
 }

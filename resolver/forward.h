@@ -96,4 +96,7 @@ void forwarder_query(struct forwarder *f, const struct forward_rule *rule,
 
 void forwarder_get_stats(const struct forwarder *f, struct forward_stats *out);
 
+/* Upstream queries in flight: replies or timeouts to come. */
+size_t forwarder_pending(const struct forwarder *f);
+
 #endif

@@ -102,105 +102,139 @@ static const struct forward_rule *route(const struct view *v, const struct packe
 	return NULL;
 }
 
-enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, size_t cap,
-			      const struct query_source *src, size_t *reply_len,
-			      struct query_stats *stats, struct query_forward *fwd)
+void query_prepare(const struct view *v, const uint8_t *buf, size_t len,
+		   const struct query_source *src, bool can_forward, struct query_ctx *ctx)
 {
-	struct packet_query q;
+	const struct packet_query *q = &ctx->q;
+
+	ctx->entry = NULL;
+	ctx->rule = NULL;
+	ctx->status = packet_parse(buf, len, &ctx->q);
+	if (ctx->status != PACKET_OK || q->qclass != DNS_CLASS_IN)
+		return;
+	ctx->entry = zonedb_find(v->zones, q->qname, q->qname_len, q->label_off, q->label_hash,
+				 q->qname_labels);
+	ctx->rule = can_forward ? route(v, q, ctx->entry) : NULL;
+	query_prefetch(ctx, src, false);
+}
+
+void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, bool second)
+{
+	if (ctx->rule != NULL) {
+		if (src->cache != NULL)
+			cache_prefetch(src->cache, &ctx->q, second);
+	} else if (ctx->entry != NULL && ctx->entry->zone != NULL) {
+		zone_prefetch(ctx->entry->zone, ctx->q.label_hash[0], second);
+	}
+}
+
+enum query_fate query_answer(const struct view *v, struct query_ctx *ctx, uint8_t *buf, size_t cap,
+			     const struct query_source *src, size_t *reply_len,
+			     struct query_stats *stats, struct query_forward *fwd)
+{
+	const struct packet_query *qp = &ctx->q;
 	struct packet_writer w;
 	struct answer ans;
-	const struct zonedb_entry *entry;
-	const struct forward_rule *rule;
+	const struct zonedb_entry *entry = ctx->entry;
+	const struct forward_rule *rule = ctx->rule;
 	bool ra;
 	size_t budget;
 
 	if (fwd != NULL)
 		fwd->prefetch = false;
 	stats->queries++;
-	switch (packet_parse(buf, len, &q)) {
+	switch (ctx->status) {
 	case PACKET_DROP:
 		stats->dropped++;
 		return QUERY_DROPPED;
 	case PACKET_FORMERR:
 		stats->formerr++;
-		return reply_error(v, buf, cap, &q, DNS_RCODE_FORMERR, reply_len);
+		return reply_error(v, buf, cap, qp, DNS_RCODE_FORMERR, reply_len);
 	case PACKET_NOTIMP:
-		return reply_error(v, buf, cap, &q, DNS_RCODE_NOTIMP, reply_len);
+		return reply_error(v, buf, cap, qp, DNS_RCODE_NOTIMP, reply_len);
 	case PACKET_OK:
 		break;
 	}
 	/* RFC 6891 6.1.3: a version we do not implement gets BADVERS. */
-	if (q.edns && q.edns_version > 0)
-		return reply_error(v, buf, cap, &q, DNS_RCODE_BADVERS, reply_len);
+	if (qp->edns && qp->edns_version > 0)
+		return reply_error(v, buf, cap, qp, DNS_RCODE_BADVERS, reply_len);
 	if (!acl_match(v->config->allow, src->addr)) {
 		stats->refused++;
-		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		return reply_error(v, buf, cap, qp, DNS_RCODE_REFUSED, reply_len);
 	}
-	budget = src->tcp ? DNS_MAX_UDP : udp_budget(v, &q);
-	if (q.qclass == DNS_CLASS_CH) {
-		*reply_len = chaos_answer(v, &q, buf, cap, budget);
+	budget = src->tcp ? DNS_MAX_UDP : udp_budget(v, qp);
+	if (qp->qclass == DNS_CLASS_CH) {
+		*reply_len = chaos_answer(v, qp, buf, cap, budget);
 		return QUERY_ANSWERED;
 	}
-	if (q.qclass != DNS_CLASS_IN) {
+	if (qp->qclass != DNS_CLASS_IN) {
 		stats->refused++;
-		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		return reply_error(v, buf, cap, qp, DNS_RCODE_REFUSED, reply_len);
 	}
 	/* Other meta types (OPT, MAILA, ...) find no data, as in Knot DNS and NSD. */
-	switch (q.qtype) {
+	switch (qp->qtype) {
 	case DNS_TYPE_AXFR:
 	case DNS_TYPE_IXFR:
 		/* Zone transfers are not offered (yet): refuse rather than answer half. */
 		stats->refused++;
-		return reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		return reply_error(v, buf, cap, qp, DNS_RCODE_REFUSED, reply_len);
 	default:
 		break;
 	}
-	entry =
-	    zonedb_find(v->zones, q.qname, q.qname_len, q.label_off, q.label_hash, q.qname_labels);
 	ra = fwd != NULL && v->forwards != NULL;
-	rule = ra ? route(v, &q, entry) : NULL;
 	if (rule != NULL) {
 		bool prefetch;
 		if (src->cache != NULL &&
-		    cache_answer(src->cache, &q, buf, cap, budget, src->now_ms,
+		    cache_answer(src->cache, qp, buf, cap, budget, src->now_ms,
 				 v->config->serve_stale ? v->config->stale_ttl : 0, false,
 				 (uint16_t)v->config->edns_udp_size, reply_len,
 				 &prefetch) == CACHE_FRESH) {
 			/* The hit path: the stored answer rewritten over the query. */
 			stats->cache_hits++;
 			if (prefetch && v->config->prefetch) {
-				fwd->q = q;
+				fwd->q = *qp;
 				fwd->rule = rule;
 				fwd->prefetch = true;
 			}
 			return QUERY_ANSWERED;
 		}
-		fwd->q = q;
+		stats->cache_misses++;
+		fwd->q = *qp;
 		fwd->rule = rule;
 		return QUERY_FORWARD;
 	}
 	if (entry == NULL || (entry->allow != NULL && !acl_match(entry->allow, src->addr))) {
 		stats->refused++;
-		reply_error(v, buf, cap, &q, DNS_RCODE_REFUSED, reply_len);
+		reply_error(v, buf, cap, qp, DNS_RCODE_REFUSED, reply_len);
 		if (ra)
 			set_ra(buf);
 		return QUERY_ANSWERED;
 	}
 	if (entry->zone == NULL) {
 		/* A synced zone before its first snapshot: not known to be empty. */
-		reply_error(v, buf, cap, &q, DNS_RCODE_SERVFAIL, reply_len);
+		reply_error(v, buf, cap, qp, DNS_RCODE_SERVFAIL, reply_len);
 		if (ra)
 			set_ra(buf);
 		return QUERY_ANSWERED;
 	}
-	packet_writer_init(&w, buf, cap, budget, &q);
-	answer_zone(entry, &q, src->addr, src->tcp, v->zones, ra && (q.flags & DNS_FLAG_RD), &w,
+	packet_writer_init(&w, buf, cap, budget, qp);
+	answer_zone(entry, qp, src->addr, src->tcp, v->zones, ra && (qp->flags & DNS_FLAG_RD), &w,
 		    &ans);
 	if (w.truncated)
 		stats->truncated++;
 	if (ans.rcode == DNS_RCODE_NXDOMAIN)
 		stats->nxdomain++;
-	*reply_len = packet_finish(&w, &q, ans.rcode, ans.flags | (ra ? DNS_FLAG_RA : 0),
+	*reply_len = packet_finish(&w, qp, ans.rcode, ans.flags | (ra ? DNS_FLAG_RA : 0),
 				   v->config->edns_udp_size);
 	return QUERY_ANSWERED;
+}
+
+enum query_fate query_process(const struct view *v, uint8_t *buf, size_t len, size_t cap,
+			      const struct query_source *src, size_t *reply_len,
+			      struct query_stats *stats, struct query_forward *fwd)
+{
+	struct query_ctx ctx;
+
+	query_prepare(v, buf, len, src, fwd != NULL, &ctx);
+	return query_answer(v, &ctx, buf, cap, src, reply_len, stats, fwd);
 }

@@ -52,6 +52,7 @@ struct query_stats {
 	uint64_t nxdomain;
 	uint64_t truncated;
 	uint64_t cache_hits;
+	uint64_t cache_misses; /* queries that had to go upstream (or wait for it) */
 };
 
 struct query_source {
@@ -69,5 +70,33 @@ struct query_source {
 enum query_fate query_process(const struct view *view, uint8_t *buf, size_t len, size_t cap,
 			      const struct query_source *src, size_t *reply_len,
 			      struct query_stats *stats, struct query_forward *fwd);
+
+/*
+ * query_process in stages, for a batch of queries whose data is fetched from
+ * memory for all of them before any is answered: the lookups of a batch then
+ * wait for memory together rather than one after the other.
+ */
+struct query_ctx {
+	struct packet_query q;
+	enum packet_status status;
+	const struct zonedb_entry *entry; /* the zone that holds the name, if any */
+	const struct forward_rule *rule;  /* non-NULL: the name goes upstream (or to the cache) */
+};
+
+/*
+ * Parses the query and finds where its answer lives (a zone, or upstream
+ * through the cache), then asks for the first data the answer will read
+ * (query_prefetch, first stage). can_forward: as fwd != NULL in query_process.
+ */
+void query_prepare(const struct view *view, const uint8_t *buf, size_t len,
+		   const struct query_source *src, bool can_forward, struct query_ctx *ctx);
+
+/* Asks for what the answer reads: a table slot (first stage), then what it points at (second). */
+void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, bool second);
+
+/* The rest of query_process for a prepared query: the checks in order, then the answer. */
+enum query_fate query_answer(const struct view *view, struct query_ctx *ctx, uint8_t *buf,
+			     size_t cap, const struct query_source *src, size_t *reply_len,
+			     struct query_stats *stats, struct query_forward *fwd);
 
 #endif

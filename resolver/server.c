@@ -97,13 +97,16 @@ struct server *server_new(const struct config *config, char *err, size_t errlen)
 	 * How UDP is served, chosen once. A thread per socket sleeping in
 	 * recvmmsg is the benchmark reflector's loop: no epoll, whose waiter on
 	 * the socket costs a wake-up call per reply sent (sock_wfree), and no
-	 * epoll_wait per batch: 4-9% less CPU per authoritative query. But a
-	 * query to forward must then go to the event thread, and when both
-	 * threads share a CPU each datagram that arrives while the event thread
-	 * forwards preempts it: some 35% more CPU per forwarded query, pinned to
-	 * one CPU (tests/bench/README.md, the UDP loop). So with recursion the
-	 * sockets stay in the event loop; a reload that turns recursion on or
-	 * off changes this after a restart only (forwarding works either way).
+	 * epoll_wait per batch. But a query to forward must then go to the event
+	 * thread, and when both threads share a CPU each datagram that arrives
+	 * while the event thread forwards preempts it: some 35% more CPU per
+	 * forwarded query, pinned to one CPU (tests/bench/README.md, the UDP
+	 * loop). So with recursion the event thread serves its UDP sockets
+	 * itself, taking a busy socket out of the epoll set while it has queries
+	 * (udp.c, worker_main): within 2% of the thread's cost per
+	 * authoritative query, and one thread for hits, misses and upstreams. A
+	 * reload that turns recursion on or off changes this after a restart
+	 * only (forwarding works either way).
 	 */
 	s->udp_threads = !config->recursion;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
@@ -169,13 +172,40 @@ fail:
 	return NULL;
 }
 
+/* Whether the event loop should run between two rounds of busy UDP sockets. */
+static bool loop_due(struct worker *w)
+{
+	return forwarder_pending(w->forwarder) > 0 ||
+	       __atomic_load_n(&w->mail_posted, __ATOMIC_ACQUIRE) ||
+	       worker_clock() - w->loop_ms >= 1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	rcu_register_thread();
 	worker_set_self(w);
-	event_base_dispatch(w->base);
+	/*
+	 * The event loop, with the busy UDP sockets (udp.c) received from
+	 * between its rounds. After a round that found queries the loop runs
+	 * without waiting when something may be ready: an upstream reply
+	 * (queries in flight), mail, or else at least once a millisecond for
+	 * TCP and timers; an epoll_wait per batch would cost as much as the
+	 * batch's own receive. Once every socket is dry and back in the epoll
+	 * set, it sleeps.
+	 */
+	while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+		int flags = EVLOOP_ONCE;
+		if (w->npolled > 0 && udp_poll(w)) {
+			if (!loop_due(w))
+				continue;
+			flags = EVLOOP_NONBLOCK;
+		}
+		if (event_base_loop(w->base, flags) < 0 || event_base_got_break(w->base))
+			break;
+		w->loop_ms = worker_clock();
+	}
 	tcp_close_all(w);
 	rcu_unregister_thread();
 	return NULL;
@@ -321,9 +351,10 @@ void server_log_stats(const struct server *s)
 		 (unsigned long long)all.prefetches);
 	log_info("stats: cache entries %zu, bytes %zu, hits %llu, misses %llu, stale hits %llu, "
 		 "inserts %llu, evictions %llu, uncachable %llu",
-		 c.entries, c.bytes, (unsigned long long)c.hits, (unsigned long long)c.misses,
-		 (unsigned long long)c.stale_hits, (unsigned long long)c.inserts,
-		 (unsigned long long)c.evictions, (unsigned long long)c.uncachable);
+		 c.entries, c.bytes, (unsigned long long)q.cache_hits,
+		 (unsigned long long)q.cache_misses, (unsigned long long)all.stale_answers,
+		 (unsigned long long)c.inserts, (unsigned long long)c.evictions,
+		 (unsigned long long)c.uncachable);
 }
 
 static void stats_add(struct query_stats *out, const struct query_stats *st)
@@ -335,6 +366,7 @@ static void stats_add(struct query_stats *out, const struct query_stats *st)
 	out->nxdomain += st->nxdomain;
 	out->truncated += st->truncated;
 	out->cache_hits += st->cache_hits;
+	out->cache_misses += st->cache_misses;
 }
 
 void server_stats(const struct server *s, struct query_stats *out)

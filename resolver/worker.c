@@ -60,6 +60,8 @@ static void post_chain(struct worker *to, struct mail *first, struct mail *last)
 		to->mail_head = first;
 	to->mail_tail = last;
 	pthread_mutex_unlock(&to->mail_lock);
+	/* For the owner's loop, which skips epoll while its UDP sockets are busy (server.c). */
+	__atomic_store_n(&to->mail_posted, true, __ATOMIC_RELEASE);
 	/*
 	 * Wakes the owner's loop; libevent itself runs without locks. Mail added
 	 * to a box that was not empty rides on the wake-up already sent: on_mail
@@ -156,6 +158,7 @@ static void on_mail(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(w->base);
 		return;
 	}
+	__atomic_store_n(&w->mail_posted, false, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&w->mail_lock);
 	m = w->mail_head;
 	w->mail_head = w->mail_tail = NULL;

@@ -2,12 +2,13 @@
  * worker: the threads, sockets and buffers of one worker (private to
  * server.c, udp.c, tcp.c and worker.c). A worker has an event thread (its
  * libevent loop: TCP, the mailbox, forwarding to upstreams). Its UDP sockets
- * are served one of two ways, chosen once at start (server.c): in that event
- * loop, or each by a UDP thread of its own that sleeps in recvmmsg and
- * answers in batches like the benchmark's reflector. A struct udp_socket is
- * touched by the thread that serves it only; the rest of struct worker by
- * the event thread only, except the mailbox (under mail_lock) and the stop
- * flag (atomic).
+ * are served one of two ways, chosen once at start (server.c): by the event
+ * thread, which takes a busy socket out of the epoll set and receives from it
+ * between rounds of the loop until it is dry (udp_poll), or each by a UDP
+ * thread of its own that sleeps in recvmmsg and answers in batches like the
+ * benchmark's reflector. A struct udp_socket is touched by the thread that
+ * serves it only; the rest of struct worker by the event thread only, except
+ * the mailbox (under mail_lock, with mail_posted) and the stop flag (atomic).
  */
 #ifndef RESOLVER_WORKER_H
 #define RESOLVER_WORKER_H
@@ -44,6 +45,7 @@ struct udp_socket {
 	struct event ev;  /* served by the event loop: readable */
 	pthread_t thread; /* served by a thread of its own (udp_serve) */
 	bool running;     /* that thread was started (and is to be joined) */
+	bool polled;      /* busy: out of the epoll set, received from by udp_poll */
 	struct udp_batch *batch;
 	struct mail_batch outbox; /* queries to forward, handed over once per batch */
 	struct query_stats stats; /* of the queries answered on this socket */
@@ -68,6 +70,7 @@ struct udp_batch {
 	uint8_t ctrl[UDP_BATCH][CMSG_SPACE(sizeof(struct in6_pktinfo)) +
 				CMSG_SPACE(sizeof(struct in_pktinfo))];
 	uint8_t buf[UDP_BATCH][UDP_BUF_SIZE];
+	struct query_ctx ctx[UDP_BATCH]; /* each query, parsed ahead of its answer */
 };
 
 struct worker {
@@ -78,6 +81,7 @@ struct worker {
 	struct udp_socket *udp;
 	struct tcp_listener *tcp;
 	size_t nsockets;
+	unsigned npolled; /* UDP sockets out of the epoll set (udp_poll) */
 	uint8_t *tcp_buf;
 	/* TCP connections, least recently active first. */
 	struct tcp_conn *conn_head, *conn_tail;
@@ -95,7 +99,9 @@ struct worker {
 	struct mail *mail_head, *mail_tail;
 	int mail_fd;
 	struct event mail_ev;
-	bool stopping; /* set by the main thread, then worker_wake and udp_stop */
+	bool mail_posted; /* atomic: set with each post, cleared by the owner as it reads */
+	uint64_t loop_ms; /* when the event loop last ran (event thread) */
+	bool stopping;    /* set by the main thread, then worker_wake and udp_stop */
 };
 
 /* Wakes w's event loop from any thread (its mailbox, or its stop flag). */
@@ -162,6 +168,12 @@ int tcp_socket_open(const struct netaddr *addr, char *err, size_t errlen);
  */
 void *udp_serve(void *arg);
 void udp_stop(struct udp_socket *sock);
+
+/*
+ * One receive from each busy UDP socket of w (event thread), answered; a
+ * socket found dry goes back to the epoll set. True when any had queries.
+ */
+bool udp_poll(struct worker *w);
 
 /* libevent callbacks: the socket is readable / has connections to accept. */
 void udp_on_readable(evutil_socket_t fd, short what, void *arg);

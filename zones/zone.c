@@ -167,6 +167,16 @@ const struct zone_node *zone_find(const struct zone *z, const uint8_t *name, siz
 	return table_find(z, name, len, dns_name_hash(name, len));
 }
 
+void zone_prefetch(const struct zone *z, uint32_t hash, bool node)
+{
+	const struct zone_slot *slot = &z->table[slot_index(hash, z->size)];
+
+	if (!node)
+		__builtin_prefetch(slot);
+	else if (slot->node != NULL && slot->hash == hash)
+		__builtin_prefetch(slot->node);
+}
+
 const struct zone_node *zone_find_hash(const struct zone *z, const uint8_t *name, size_t len,
 				       uint32_t hash)
 {

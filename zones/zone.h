@@ -190,6 +190,13 @@ const struct zone_node *zone_find(const struct zone *zone, const uint8_t *name, 
 const struct zone_node *zone_find_hash(const struct zone *zone, const uint8_t *name, size_t len,
 				       uint32_t hash);
 
+/*
+ * Asks the CPU for the table slot of a name whose dns_name_hash is hash (node
+ * false) or, once that has arrived, for the node it holds (node true), so
+ * that zone_find_hash later finds them in its caches. Never waits.
+ */
+void zone_prefetch(const struct zone *zone, uint32_t hash, bool node);
+
 /* The answer rendered for qtype at a node, or NULL. */
 static inline const struct zone_rendered *zone_ready_find(const struct zone_ready *r,
 							  uint16_t qtype)

@@ -2,12 +2,15 @@
 """What the UDP serving loop costs per query, load-independent counts.
 
     python3 tests/bench/loop.py [NAME=BINARY ...] [--reflector] [--rounds R]
-                                [--loops L] [--qps Q] [--syscalls]
+                                [--loops L] [--qps Q] [--syscalls] [--cache]
 
 Each server (vpcdnsd builds given as NAME=BINARY, `workers = 1`,
 `recursion = no`, the bench zone; and, with --reflector, the UDP reflector)
 runs pinned to CPU 0; dnsperf (CPU 1, `-c 8 -T 2 -q 200`, or paced at --qps)
-sends the authoritative query file L times per round. Rounds are interleaved
+sends the authoritative query file L times per round. With --cache the
+vpcdnsd builds forward instead (`recursion = yes`) to one upstream, the first
+build serving the zone on CPU 1; each is warmed with the cache query file,
+which the rounds then send: every answer a cache hit. Rounds are interleaved
 (A B C A B C ...). Per query answered, from the kernel's own accounting:
 
     cpu_us     on-CPU time of all the server's threads (/proc/PID/task/*/schedstat)
@@ -99,7 +102,7 @@ def answers(port):
     return False
 
 
-def start(name, binary, run):
+def start(name, binary, run, upstream=None, cpu="0"):
     port = free_port()
     if binary is None:
         argv = [os.path.join(WORK, "reflector"), str(port)]
@@ -107,11 +110,16 @@ def start(name, binary, run):
         ini = os.path.join(run, "loop-%s.ini" % name)
         with open(ini, "w") as f:
             f.write("[server]\nlisten = 127.0.0.1:%d\nworkers = 1\nallow = 127.0.0.0/8\n"
-                    "recursion = no\n\n[zone:bench.internal]\nfile = %s\n"
-                    % (port, os.path.join(WORK, "bench.internal.zone")))
+                    % port)
+            if upstream is None:
+                f.write("recursion = no\n\n[zone:bench.internal]\nfile = %s\n"
+                        % os.path.join(WORK, "bench.internal.zone"))
+            else:
+                f.write("recursion = yes\n\n[forward]\nupstream = 127.0.0.1:%d\n\n"
+                        "[cache]\nsize = 256M\n" % upstream)
         argv = [binary, "-c", ini]
     log = open(os.path.join(run, "loop-%s.log" % name), "w")
-    p = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=log, stderr=log)
+    p = subprocess.Popen(["taskset", "-c", cpu] + argv, stdout=log, stderr=log)
     STARTED.append(p)
     if not answers(port):
         sys.exit("loop: %s does not answer on port %d" % (name, port))
@@ -127,7 +135,7 @@ def round_(name, pid, port, args, run):
         time.sleep(0.3)
     r0, t0, c0 = runtime_ns(pid), user_sys_ticks(pid), ctx_switches(pid)
     argv = ["taskset", "-c", "1", "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d",
-            os.path.join(WORK, "queries-auth.txt"), "-n", str(args.loops)] + args.dnsperf.split()
+            os.path.join(WORK, args.queries), "-n", str(args.loops)] + args.dnsperf.split()
     if args.qps:
         argv += ["-Q", str(args.qps)]
     text = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
@@ -167,7 +175,10 @@ def main():
     ap.add_argument("--qps", type=int, default=0, help="pace dnsperf (default: as fast as it can)")
     ap.add_argument("--syscalls", action="store_true", help="count syscalls (perf stat)")
     ap.add_argument("--dnsperf", default="-c 8 -T 2 -q 200")
+    ap.add_argument("--cache", action="store_true",
+                    help="cache hits: the builds forward to the first build serving the zone")
     args = ap.parse_args()
+    args.queries = "queries-cache.txt" if args.cache else "queries-auth.txt"
     for f in ("bench.internal.zone", "queries-auth.txt") + (("reflector",) if args.reflector else ()):
         if not os.path.exists(os.path.join(WORK, f)):
             sys.exit("loop: %s missing: run tests/bench/run.sh once (it makes the data)" % f)
@@ -178,9 +189,17 @@ def main():
         specs.append(["reflector", None])
     servers = []
     try:
+        upstream = None
+        if args.cache:
+            # The upstream sits on CPU 1 with dnsperf: it is idle once the caches are warm.
+            _, upstream = start("upstream", specs[0][1], run, cpu="1")
         for name, binary in specs:
-            pid, port = start(name, binary, run)
+            pid, port = start(name, binary, run, upstream if binary is not None else None)
             servers.append((name, pid, port))
+            if args.cache and binary is not None:
+                subprocess.run(["taskset", "-c", "1", "dnsperf", "-s", "127.0.0.1", "-p", str(port),
+                                "-d", os.path.join(WORK, args.queries), "-n", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         results = {name: [] for name, _, _ in servers}
         for _ in range(args.rounds):
             for name, pid, port in servers:
