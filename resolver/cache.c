@@ -586,20 +586,27 @@ enum cache_state cache_answer(struct cache *cache, const struct packet_query *q,
 	return CACHE_STALE;
 }
 
-void cache_prefetch(struct cache *cache, const struct packet_query *q, bool entry)
+void cache_prefetch(struct cache *cache, const struct packet_query *q, unsigned stage)
 {
 	uint32_t h = key_hash(q);
 	struct table *t = rcu_dereference(shard_of(cache, h)->table);
 	struct cache_entry *const *slot = &t->b[h & t->mask];
+	const struct cache_entry *e;
 
-	if (!entry) {
+	if (stage == 0) {
 		__builtin_prefetch(slot);
 		return;
 	}
-	struct cache_entry *e = rcu_dereference(*slot);
-	if (e != NULL) {
+	e = rcu_dereference(*slot);
+	if (e == NULL)
+		return;
+	if (stage == 1) {
 		__builtin_prefetch(e);
 		__builtin_prefetch((const uint8_t *)e + 64);
+	} else if (stage == 2) {
+		/* The records and TTL offsets, to the end of the entry. */
+		for (size_t off = 128; off < e->bytes; off += 64)
+			__builtin_prefetch((const uint8_t *)e + off);
 	}
 }
 

@@ -65,10 +65,11 @@ enum cache_state cache_answer(struct cache *c, const struct packet_query *q, uin
 
 /*
  * Batches: brings what cache_answer will read for q into the CPU's caches
- * ahead of time, without waiting for it: the table slot (entry false), then,
- * a little later, the entry it points at (entry true). Under rcu_read_lock.
+ * ahead of time, without waiting for it, one level per stage: the table slot
+ * (0), the entry it points at (1), the rest of the entry (2); later stages
+ * do nothing. Under rcu_read_lock.
  */
-void cache_prefetch(struct cache *c, const struct packet_query *q, bool entry);
+void cache_prefetch(struct cache *c, const struct packet_query *q, unsigned stage);
 
 /*
  * Stores the upstream reply msg (len bytes) to the question of q. Returns

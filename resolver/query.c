@@ -115,16 +115,16 @@ void query_prepare(const struct view *v, const uint8_t *buf, size_t len,
 	ctx->entry = zonedb_find(v->zones, q->qname, q->qname_len, q->label_off, q->label_hash,
 				 q->qname_labels);
 	ctx->rule = can_forward ? route(v, q, ctx->entry) : NULL;
-	query_prefetch(ctx, src, false);
+	query_prefetch(ctx, src, 0);
 }
 
-void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, bool second)
+void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, unsigned stage)
 {
 	if (ctx->rule != NULL) {
 		if (src->cache != NULL)
-			cache_prefetch(src->cache, &ctx->q, second);
+			cache_prefetch(src->cache, &ctx->q, stage);
 	} else if (ctx->entry != NULL && ctx->entry->zone != NULL) {
-		zone_prefetch(ctx->entry->zone, ctx->q.label_hash[0], second);
+		zone_prefetch(ctx->entry->zone, ctx->q.label_hash[0], ctx->q.qtype, stage);
 	}
 }
 

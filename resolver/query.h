@@ -91,8 +91,13 @@ struct query_ctx {
 void query_prepare(const struct view *view, const uint8_t *buf, size_t len,
 		   const struct query_source *src, bool can_forward, struct query_ctx *ctx);
 
-/* Asks for what the answer reads: a table slot (first stage), then what it points at (second). */
-void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, bool second);
+/*
+ * Asks for what the answer reads, a level per stage: the table slot (0, done
+ * by query_prepare), what it points at (1), what that points at (2), ... up
+ * to QUERY_PREFETCH_STAGES - 1.
+ */
+#define QUERY_PREFETCH_STAGES ZONE_PREFETCH_STAGES
+void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, unsigned stage);
 
 /* The rest of query_process for a prepared query: the checks in order, then the answer. */
 enum query_fate query_answer(const struct view *view, struct query_ctx *ctx, uint8_t *buf,

@@ -160,18 +160,20 @@ static void udp_answer(struct udp_socket *sock, unsigned n)
 	rcu_read_lock();
 	view = worker_view();
 	/*
-	 * Three passes: parse every query and ask for the first data its answer
-	 * reads (a table slot), then for what that points at, then answer. The
-	 * memory reads of the batch overlap instead of stalling one by one: a
-	 * random name of a large zone or cache is a miss in the CPU's caches.
+	 * In passes: parse every query and ask for the first data its answer
+	 * reads (a table slot), then for what that points at, and so on, then
+	 * answer. The memory reads of the batch overlap instead of stalling one
+	 * by one: a random name of a large zone or cache is a miss in the CPU's
+	 * caches at every level.
 	 */
 	struct query_source common = {NULL, false, w->cache, now_ms};
 	for (unsigned i = 0; i < n; i++)
 		if (!(b->in[i].msg_hdr.msg_flags & MSG_TRUNC))
 			query_prepare(view, b->buf[i], b->in[i].msg_len, &common, true, &b->ctx[i]);
-	for (unsigned i = 0; i < n; i++)
-		if (!(b->in[i].msg_hdr.msg_flags & MSG_TRUNC))
-			query_prefetch(&b->ctx[i], &common, true);
+	for (unsigned stage = 1; n > 1 && stage < QUERY_PREFETCH_STAGES; stage++)
+		for (unsigned i = 0; i < n; i++)
+			if (!(b->in[i].msg_hdr.msg_flags & MSG_TRUNC))
+				query_prefetch(&b->ctx[i], &common, stage);
 	for (unsigned i = 0; i < n; i++) {
 		struct msghdr *h = &b->in[i].msg_hdr;
 		struct query_source src = {(const struct sockaddr *)&b->addr[i], false, w->cache,
