@@ -25,7 +25,7 @@ PROV_SRC  := contrib/provision/network.c contrib/provision/plan.c contrib/provis
 PROV_OBJ  := $(PROV_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC   := $(CONF_SRC) $(ZONES_SRC) $(RES_SRC) $(SYNC_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-UNIT_TESTS := packet netaddr config zone query sigv4 sync network
+UNIT_TESTS := packet netaddr config zone query cache sigv4 sync network
 UNIT_BIN  := $(UNIT_TESTS:%=$(BIN)/test_%)
 
 .PHONY: all unit-bins run test check unit system diff fuzz fuzz-replay asan format format-check bench \

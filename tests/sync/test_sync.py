@@ -366,10 +366,19 @@ class Env:
             check(s not in err, "vpcdns-sync %s: sanitizer report in stderr:\n%s" % (" ".join(args), err))
         return p.returncode, out, err
 
+    def reloads(self):
+        """Reloads vpcdnsd has finished (done or failed), from its log."""
+        text = self.daemon_log()
+        return text.count("reload: done") + text.count("reload failed")
+
     def sync_ok(self, *args, **kw):
+        before = self.reloads()
         rc, out, err = self.run_sync("--once", *args, **kw)
         check(rc == 0, "vpcdns-sync --once %s exited %d, want 0\nstdout:\n%s\nstderr:\n%s"
               % (" ".join(args), rc, out, err))
+        # The sync only signals vpcdnsd; on a busy machine the reload may still be running.
+        if "told vpcdnsd" in out + err and getattr(self, "proc", None) is not None:
+            wait_for(lambda: self.reloads() > before, 10, "vpcdnsd to reload after the sync")
         return out, err
 
     def sync_fail(self, *args, **kw):

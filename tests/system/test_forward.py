@@ -1125,6 +1125,61 @@ def forward_parallel_distinct():
 
 
 @test
+def busy_udp_serves_tcp_and_misses():
+    """A flood of cache hits (dnsperf at full speed: the socket busy, received from outside
+    epoll) does not stall TCP or new names that go upstream, and loses no query."""
+    (u,) = upstreams(1)
+    u.set(default={"mode": "synth", "ttl": 300})
+    d = daemon([u], workers=1)
+    hot = [mkq("h%d.busy.test" % i, qid=i) for i in range(100)]
+    for q, (r, _) in zip(hot, burst(d, hot, timeout=4)):
+        check(isinstance(r, dns.message.Message) and answer_rdatas(r, "A") == ["192.0.2.1"],
+              "warm-up of %s" % q.question[0].name)
+    qfile = os.path.join(d.dir, "flood.txt")
+    with open(qfile, "w") as f:
+        f.write("".join("h%d.busy.test A\n" % i for i in range(100)))
+    flood = subprocess.Popen(["dnsperf", "-s", d.addr, "-p", str(d.port), "-d", qfile, "-l", "2",
+                              "-c", "4", "-q", "100"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    tcp_times, miss_times = [], []
+    try:
+        time.sleep(0.4)
+        for i in range(5):
+            r, secs = query(d, "h%d.busy.test" % i, tcp=True, timeout=3)
+            tcp_times.append(secs)
+            check(answer_rdatas(r, "A") == ["192.0.2.1"], "TCP answer during the flood: %s" % r)
+            r, secs = query(d, "new%d.busy.test" % i, timeout=3)
+            miss_times.append(secs)
+            check(answer_rdatas(r, "A") == ["192.0.2.1"], "miss during the flood: %s" % r)
+            time.sleep(0.1)
+        out = flood.communicate(timeout=20)[0]
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait()
+    done = re.search(r"Queries completed:\s+(\d+)", out)
+    lost = re.search(r"Queries lost:\s+(\d+)", out)
+    codes = re.search(r"Response codes:\s+(.*)", out)
+    check(done and lost and codes, "dnsperf output: %s" % out[-300:])
+    vlog("flood: %s completed, %s lost, %s; TCP %s s; misses %s s"
+         % (done.group(1), lost.group(1), codes.group(1).strip(),
+            ["%.3f" % x for x in tcp_times], ["%.3f" % x for x in miss_times]))
+    check(int(done.group(1)) >= 2000, "the flood completed only %s queries" % done.group(1))
+    check(int(lost.group(1)) == 0, "%s flood queries lost" % lost.group(1))
+    check(codes.group(1).strip().startswith("NOERROR") and "," not in codes.group(1),
+          "flood response codes: %s" % codes.group(1))
+    # The loop serves TCP and upstream replies at least once a millisecond while busy;
+    # a second allows for a slow shared machine.
+    check(max(tcp_times) < 1.0 and max(miss_times) < 1.0,
+          "slow during the flood: TCP %s, misses %s" % (tcp_times, miss_times))
+    names = [e["qname"].lower() for e in u.log()]
+    check(all("new%d.busy.test." % i in names for i in range(5)), "misses not sent upstream")
+    check(sum(1 for n in names if n.startswith("h")) == 100,
+          "the flood went upstream: %d upstream queries for hot names"
+          % sum(1 for n in names if n.startswith("h")))
+
+
+@test
 def tcp_pipelined_forward():
     """Ten forwarded queries pipelined on one TCP connection, answered out of order."""
     (u,) = upstreams(1)
