@@ -190,10 +190,10 @@ static void *worker_main(void *arg)
 	 * The event loop, with the busy UDP sockets (udp.c) received from
 	 * between its rounds. After a round that found queries the loop runs
 	 * without waiting when something may be ready: an upstream reply
-	 * (queries in flight), mail, or else at least once a millisecond for
-	 * TCP and timers; an epoll_wait per batch would cost as much as the
-	 * batch's own receive. Once every socket is dry and back in the epoll
-	 * set, it sleeps.
+	 * (queries in flight), mail, or else about once a millisecond for TCP,
+	 * timers and the UDP sockets that are not busy; an epoll_wait per batch
+	 * would cost as much as the batch's own receive. Once every socket is
+	 * dry and back in the epoll set, it sleeps.
 	 */
 	while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
 		int flags = EVLOOP_ONCE;
