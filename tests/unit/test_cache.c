@@ -14,51 +14,13 @@
 
 #include "resolver/cache.h"
 #include "resolver/packet.h"
+#include "tests/unit/wire_msg.h"
 #include "zones/dns.h"
 
 #define T0        1000000000ull /* a "now" in ms, far from 0 */
 #define UPSTREAM  0x4242        /* the ID of the upstream reply; clients use others */
 #define EDNS_SIZE 1232          /* what the server advertises in its OPT */
 #define A_LEN     16            /* an A record with a compressed owner */
-
-/* A DNS message under construction, written byte by byte. */
-struct msg {
-	uint8_t b[4096];
-	size_t len;
-};
-
-static void put8(struct msg *m, uint8_t v)
-{
-	m->b[m->len++] = v;
-}
-
-static void put16(struct msg *m, uint16_t v)
-{
-	dns_put16(m->b + m->len, v);
-	m->len += 2;
-}
-
-static void put32(struct msg *m, uint32_t v)
-{
-	dns_put32(m->b + m->len, v);
-	m->len += 4;
-}
-
-/* Writes the dotted name text (case kept) uncompressed. */
-static void put_name(struct msg *m, const char *text)
-{
-	const char *p = text;
-
-	while (*p != '\0') {
-		const char *dot = strchr(p, '.');
-		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
-		put8(m, (uint8_t)l);
-		memcpy(m->b + m->len, p, l);
-		m->len += l;
-		p += l + (dot != NULL ? 1 : 0);
-	}
-	put8(m, 0);
-}
 
 static void put_opt(struct msg *m, uint16_t udp, bool do_bit)
 {

@@ -12,59 +12,13 @@
 #include <ldns/ldns.h>
 
 #include "resolver/packet.h"
-
-/* A DNS message under construction, written byte by byte. */
-struct msg {
-	uint8_t b[4096];
-	size_t len;
-};
-
-static void put8(struct msg *m, uint8_t v)
-{
-	m->b[m->len++] = v;
-}
-
-static void put16(struct msg *m, uint16_t v)
-{
-	dns_put16(m->b + m->len, v);
-	m->len += 2;
-}
-
-static void put32(struct msg *m, uint32_t v)
-{
-	dns_put32(m->b + m->len, v);
-	m->len += 4;
-}
-
-static void put_bytes(struct msg *m, const void *p, size_t n)
-{
-	if (n > 0)
-		memcpy(m->b + m->len, p, n);
-	m->len += n;
-}
+#include "tests/unit/wire_msg.h"
 
 static void put_label(struct msg *m, size_t n, char c)
 {
 	put8(m, (uint8_t)n);
 	memset(m->b + m->len, c, n);
 	m->len += n;
-}
-
-/* Writes the dotted name text (case kept) uncompressed; "" or "." is the root. */
-static void put_name(struct msg *m, const char *text)
-{
-	const char *p = text;
-
-	while (*p != '\0' && strcmp(p, ".") != 0) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
-		put8(m, (uint8_t)l);
-		put_bytes(m, p, l);
-		p += l;
-		if (*p == '.')
-			p++;
-	}
-	put8(m, 0);
 }
 
 static void put_header(struct msg *m, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
