@@ -124,12 +124,12 @@ void query_prefetch(const struct query_ctx *ctx, const struct query_source *src,
 		if (src->cache != NULL)
 			cache_prefetch(src->cache, &ctx->q, stage);
 	} else if (ctx->entry != NULL && ctx->entry->zone != NULL) {
-		zone_prefetch(ctx->entry->zone, ctx->q.label_hash[0], ctx->q.qtype, stage);
+		zone_prefetch(ctx->entry->zone, ctx->q.label_hash[0], stage);
 	}
 }
 
-enum query_fate query_answer(const struct view *v, struct query_ctx *ctx, uint8_t *buf, size_t cap,
-			     const struct query_source *src, size_t *reply_len,
+enum query_fate query_answer(const struct view *v, const struct query_ctx *ctx, uint8_t *buf,
+			     size_t cap, const struct query_source *src, size_t *reply_len,
 			     struct query_stats *stats, struct query_forward *fwd)
 {
 	const struct packet_query *qp = &ctx->q;

@@ -100,7 +100,7 @@ void query_prepare(const struct view *view, const uint8_t *buf, size_t len,
 void query_prefetch(const struct query_ctx *ctx, const struct query_source *src, unsigned stage);
 
 /* The rest of query_process for a prepared query: the checks in order, then the answer. */
-enum query_fate query_answer(const struct view *view, struct query_ctx *ctx, uint8_t *buf,
+enum query_fate query_answer(const struct view *view, const struct query_ctx *ctx, uint8_t *buf,
 			     size_t cap, const struct query_source *src, size_t *reply_len,
 			     struct query_stats *stats, struct query_forward *fwd);
 

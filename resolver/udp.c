@@ -164,16 +164,15 @@ static void udp_answer(struct udp_socket *sock, unsigned n)
 	 * reads (a table slot), then for what that points at, and so on, then
 	 * answer. The memory reads of the batch overlap instead of stalling one
 	 * by one: a random name of a large zone or cache is a miss in the CPU's
-	 * caches at every level.
+	 * caches at every level. A datagram cut short (MSG_TRUNC) is parsed
+	 * within what was received, and dropped by the last pass.
 	 */
 	struct query_source common = {NULL, false, w->cache, now_ms};
 	for (unsigned i = 0; i < n; i++)
-		if (!(b->in[i].msg_hdr.msg_flags & MSG_TRUNC))
-			query_prepare(view, b->buf[i], b->in[i].msg_len, &common, true, &b->ctx[i]);
+		query_prepare(view, b->buf[i], b->in[i].msg_len, &common, true, &b->ctx[i]);
 	for (unsigned stage = 1; n > 1 && stage < QUERY_PREFETCH_STAGES; stage++)
 		for (unsigned i = 0; i < n; i++)
-			if (!(b->in[i].msg_hdr.msg_flags & MSG_TRUNC))
-				query_prefetch(&b->ctx[i], &common, stage);
+			query_prefetch(&b->ctx[i], &common, stage);
 	for (unsigned i = 0; i < n; i++) {
 		struct msghdr *h = &b->in[i].msg_hdr;
 		struct query_source src = {(const struct sockaddr *)&b->addr[i], false, w->cache,
@@ -301,7 +300,7 @@ void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0)
 		return;
 	udp_answer(sock, (unsigned)n);
-	if (n > 1 && !sock->polled && event_del(&sock->ev) == 0) {
+	if (n > 1 && event_del(&sock->ev) == 0) {
 		sock->polled = true;
 		w->npolled++;
 	}

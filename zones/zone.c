@@ -167,12 +167,11 @@ const struct zone_node *zone_find(const struct zone *z, const uint8_t *name, siz
 	return table_find(z, name, len, dns_name_hash(name, len));
 }
 
-void zone_prefetch(const struct zone *z, uint32_t hash, uint16_t qtype, unsigned stage)
+void zone_prefetch(const struct zone *z, uint32_t hash, unsigned stage)
 {
 	const struct zone_slot *slot = &z->table[slot_index(hash, z->size)];
 	const struct zone_node *n;
 
-	(void)qtype;
 	if (stage == 0) {
 		__builtin_prefetch(slot);
 		return;

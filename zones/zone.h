@@ -191,14 +191,14 @@ const struct zone_node *zone_find_hash(const struct zone *zone, const uint8_t *n
 				       uint32_t hash);
 
 /*
- * Asks the CPU for what an answer of qtype for the name whose dns_name_hash
- * is hash reads, one level per stage, each once the last has arrived: the
+ * Asks the CPU for what an answer for the name whose dns_name_hash is hash
+ * reads, one level per stage, each once the last has arrived: the
  * table slot (0), the node it holds with its records (1), the answers
  * rendered for it (2). So zone_find_hash and the answer find them in the
  * CPU's caches. Never waits.
  */
 #define ZONE_PREFETCH_STAGES 3
-void zone_prefetch(const struct zone *zone, uint32_t hash, uint16_t qtype, unsigned stage);
+void zone_prefetch(const struct zone *zone, uint32_t hash, unsigned stage);
 
 /* The answer rendered for qtype at a node, or NULL. */
 static inline const struct zone_rendered *zone_ready_find(const struct zone_ready *r,
